@@ -1,0 +1,218 @@
+"""The named presets: tables of settings, each line with its reason.
+
+A preset is a shared value. Its builder is immutable, so extending it never
+changes the preset. The docs' preset reference is generated from these tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._builder import RunBuilder
+from ._config import LogLimits, OptIn, RestartPolicy, RunConfig, Tmpfs, Ulimit, User
+from ._errors import ConfigError
+
+__all__ = ["PRESETS", "Preset", "PresetLine", "builder", "preset", "preset_reasons", "presets"]
+
+_MiB = 1 << 20
+_GiB = 1 << 30
+_TMP = "/tmp"  # noqa: S108 - a path inside the container, not the host's
+
+
+@attrs.frozen
+class PresetLine:
+    """One setting of a preset: the RunConfig field, its value, and why.
+
+    .. versionadded:: 0.1
+    """
+
+    field: str
+    value: Any
+    reason: str
+
+
+@attrs.frozen
+class Preset:
+    """A named starting point: a description and a table of settings with reasons.
+
+    .. versionadded:: 0.1
+    """
+
+    name: str
+    description: str
+    lines: tuple[PresetLine, ...]
+
+    def values(self) -> dict[str, Any]:
+        """The preset's settings as RunConfig field values."""
+        return {line.field: line.value for line in self.lines}
+
+    def builder(self, image: str) -> RunBuilder:
+        """A builder for ``image`` starting from this preset."""
+        return RunBuilder(fields={**self.values(), "preset": self.name}).image(image)
+
+
+def _common(user_reason: str) -> tuple[PresetLine, ...]:
+    return (
+        PresetLine("user", User(65534, 65534), user_reason),
+        PresetLine("cap_drop", ("ALL",), "start from no capabilities at all"),
+        PresetLine(
+            "no_new_privileges", True, "setuid and file capabilities cannot raise privileges"
+        ),
+        PresetLine("init", True, "an init as PID 1 reaps zombies and forwards signals"),
+    )
+
+
+def _limits(memory: int, cpus: float, pids: int, nofile: int) -> tuple[PresetLine, ...]:
+    return (
+        PresetLine("memory", memory, "a hard limit; the OOM killer acts inside the container"),
+        PresetLine("memory_reservation", memory // 2, "a soft limit at half the hard one"),
+        PresetLine("memory_swap", memory, "equal to memory: no swap"),
+        PresetLine("cpus", cpus, "a CFS quota bounds CPU time"),
+        PresetLine("pids_limit", pids, "a fork bomb stops here"),
+        PresetLine(
+            "ulimits",
+            (Ulimit("core", 0, 0), Ulimit("nofile", nofile, nofile)),
+            "no core dumps of process memory; a bounded number of open files",
+        ),
+    )
+
+
+_RESTRICTED = Preset(
+    name="restricted",
+    description="The default: Pod Security 'restricted' plus CIS Docker Benchmark section 5.",
+    lines=(
+        *_common("nobody (65534): a non-root uid with no files of its own in most images"),
+        PresetLine("cap_add", (), "nothing added back"),
+        PresetLine("read_only", True, "the image cannot be changed at run time"),
+        PresetLine("tmpfs", (Tmpfs(_TMP, 64 * _MiB, 0o1777),), "small scratch space, noexec"),
+        PresetLine("network", "none", "no network unless one is asked for"),
+        *_limits(512 * _MiB, 1.0, 128, 1024),
+        PresetLine("log_limits", LogLimits(10 * _MiB, 3), "logs cannot fill the disk"),
+    ),
+)
+
+_SANDBOX = Preset(
+    name="sandbox",
+    description="For untrusted code: restricted with less memory, CPU, processes and scratch.",
+    lines=(
+        *_common("nobody (65534): untrusted code never runs as root"),
+        PresetLine("cap_add", (), "nothing added back"),
+        PresetLine("read_only", True, "the image cannot be changed at run time"),
+        PresetLine("tmpfs", (Tmpfs(_TMP, 16 * _MiB, 0o1777),), "a little scratch, noexec"),
+        PresetLine("network", "none", "untrusted code gets no network"),
+        *_limits(256 * _MiB, 0.5, 64, 256),
+        PresetLine("log_limits", LogLimits(1 * _MiB, 2), "a chatty program cannot fill the disk"),
+        PresetLine(
+            "env",
+            {
+                "OMP_NUM_THREADS": "1",
+                "OPENBLAS_NUM_THREADS": "1",
+                "MKL_NUM_THREADS": "1",
+                "NUMEXPR_NUM_THREADS": "1",
+                "GOMAXPROCS": "1",
+            },
+            "thread pools sized to the CPU limit, not to the host's cores",
+        ),
+    ),
+)
+
+_SERVICE = Preset(
+    name="service",
+    description="A long-running network service on localhost, restarted on failure.",
+    lines=(
+        *_common("nobody (65534): a service needs no root"),
+        PresetLine("cap_add", ("NET_BIND_SERVICE",), "may bind ports below 1024, nothing else"),
+        PresetLine("read_only", True, "the image cannot be changed at run time"),
+        PresetLine("tmpfs", (Tmpfs(_TMP, 64 * _MiB, 0o1777),), "scratch space, noexec"),
+        PresetLine("network", "bridge", "a network to serve on; publish() binds 127.0.0.1"),
+        *_limits(1 * _GiB, 2.0, 512, 65536),
+        PresetLine("restart", RestartPolicy("on-failure", 5), "recover from crashes, at most 5"),
+        PresetLine("log_limits", LogLimits(50 * _MiB, 5), "rotated logs for a long life"),
+    ),
+)
+
+_BASELINE = Preset(
+    name="baseline",
+    description="Closest to Docker's defaults that is still defensible; a writable root.",
+    lines=(
+        *_common("nobody (65534): Docker's default would be the image's user, often root"),
+        PresetLine(
+            "cap_add",
+            (
+                "AUDIT_WRITE",
+                "CHOWN",
+                "DAC_OVERRIDE",
+                "FOWNER",
+                "FSETID",
+                "KILL",
+                "MKNOD",
+                "NET_BIND_SERVICE",
+                "SETFCAP",
+                "SETGID",
+                "SETPCAP",
+                "SETUID",
+                "SYS_CHROOT",
+            ),
+            "Docker's default 14 minus NET_RAW (Pod Security baseline)",
+        ),
+        PresetLine("read_only", False, "for images that write to their root filesystem"),
+        PresetLine("opt_ins", (OptIn.WRITABLE_ROOT,), "records the writable root as a waiver"),
+        PresetLine("network", "bridge", "Docker's default network"),
+        *_limits(1 * _GiB, 2.0, 1024, 65536),
+        PresetLine("log_limits", LogLimits(10 * _MiB, 3), "logs cannot fill the disk"),
+    ),
+)
+
+#: Every preset, by name.
+PRESETS: Mapping[str, Preset] = {p.name: p for p in (_RESTRICTED, _SANDBOX, _SERVICE, _BASELINE)}
+
+
+def _lookup(name: str) -> Preset:
+    if name not in PRESETS:
+        raise ConfigError.single("preset", name, "unknown preset", f"use one of {sorted(PRESETS)}")
+    return PRESETS[name]
+
+
+def preset(name: str, image: str) -> RunBuilder:
+    """A builder for ``image`` starting from the named preset.
+
+    Raises:
+        ConfigError: The preset name is unknown.
+
+    .. versionadded:: 0.1
+    """
+    return _lookup(name).builder(image)
+
+
+def builder(image: str) -> RunBuilder:
+    """A builder for ``image`` starting from the ``restricted`` preset: secure by default.
+
+    .. versionadded:: 0.1
+    """
+    return preset("restricted", image)
+
+
+def presets() -> dict[str, str]:
+    """The presets' names and one-line descriptions.
+
+    .. versionadded:: 0.1
+    """
+    return {name: p.description for name, p in PRESETS.items()}
+
+
+def preset_reasons(cfg: RunConfig) -> dict[str, str]:
+    """The preset's reasons for the fields of ``cfg`` that still hold the preset's value."""
+    if cfg.preset is None or cfg.preset not in PRESETS:
+        return {}
+    reference = RunConfig.__attrs_attrs__  # converters normalise values, compare on that form
+    fields = {a.name: a for a in reference}
+    reasons = {}
+    for line in PRESETS[cfg.preset].lines:
+        converter = fields[line.field].converter
+        value = converter(line.value) if callable(converter) else line.value
+        if getattr(cfg, line.field) == value:
+            reasons[line.field] = line.reason
+    return reasons

@@ -1,0 +1,95 @@
+"""Seccomp profiles: read from a file or a mapping, checked on the client side."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._config import Seccomp
+from ._errors import ConfigError, Problem, show
+
+__all__ = ["is_allow_all", "load_seccomp", "profile_problems"]
+
+ACTIONS = frozenset({
+    "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
+    "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY",
+})  # fmt: skip
+
+_FIX = "give a Docker seccomp profile: a JSON object with a defaultAction and a syscalls list"
+
+
+def profile_problems(profile: object) -> list[str]:
+    """What is wrong with a decoded profile, as short sentences (empty when it is valid)."""
+    if not isinstance(profile, Mapping):
+        return ["the profile is not a JSON object"]
+    errors = []
+    if profile.get("defaultAction") not in ACTIONS:
+        errors.append(f"defaultAction {profile.get('defaultAction')!r} is not a seccomp action")
+    syscalls = profile.get("syscalls", [])
+    if not isinstance(syscalls, list):
+        return [*errors, "syscalls is not a list"]
+    for index, rule in enumerate(syscalls):
+        if not isinstance(rule, Mapping):
+            errors.append(f"syscalls[{index}] is not an object")
+            continue
+        names = rule.get("names", [rule["name"]] if "name" in rule else None)
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            errors.append(f"syscalls[{index}] has no list of syscall names")
+        if rule.get("action") not in ACTIONS:
+            errors.append(
+                f"syscalls[{index}].action {rule.get('action')!r} is not a seccomp action"
+            )
+    arches = profile.get("architectures", [])
+    if not isinstance(arches, list) or not all(isinstance(a, str) for a in arches):
+        errors.append("architectures is not a list of names")
+    return errors
+
+
+def is_allow_all(profile: Mapping[str, Any]) -> bool:
+    """Whether a profile allows every syscall: no filter at all, in effect."""
+    if profile.get("defaultAction") != "SCMP_ACT_ALLOW":
+        return False
+    return all(rule.get("action") == "SCMP_ACT_ALLOW" for rule in profile.get("syscalls", []))
+
+
+def load_seccomp(profile: object, *, field: str = "seccomp") -> Seccomp:
+    """A :class:`Seccomp` from ``"default"``, ``"unconfined"``, a path, or a mapping.
+
+    The file is read and the profile checked now, so a bad one never reaches the daemon.
+
+    Raises:
+        ConfigError: The file is missing or unreadable, not JSON, or not a valid profile.
+    """
+    if profile in ("default", "unconfined"):
+        return Seccomp(kind=str(profile))
+    source = None
+    if isinstance(profile, (str, Path)):
+        source = str(profile)
+        try:
+            text = Path(profile).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError.single(
+                field,
+                source,
+                f"cannot read the profile file ({exc.strerror})",
+                "give the path of a readable JSON profile, 'default' or 'unconfined'",
+            ) from None
+        try:
+            profile = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError.single(field, source, f"not valid JSON ({exc})", _FIX) from None
+    if not isinstance(profile, Mapping):
+        raise ConfigError.single(field, profile, "not a seccomp profile", _FIX)
+    errors = profile_problems(profile)
+    if errors:
+        shown = source if source is not None else "<mapping>"
+        raise ConfigError([Problem(field, show(shown), e, _FIX) for e in errors])
+    try:
+        compact = json.dumps(profile, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError.single(
+            field, "<mapping>", f"not JSON-serialisable ({exc})", _FIX
+        ) from None
+    return Seccomp(kind="custom", profile_json=compact, source=source)
