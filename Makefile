@@ -1,0 +1,26 @@
+# Developer entry points. `make test` and `make demo` first make sure a Docker Engine
+# answers and the package is installed (scripts/bootstrap.sh); a dockerd started that
+# way keeps running until `make engine-stop`.
+
+PYTHON ?= python3
+PYTEST_ARGS ?=
+
+.PHONY: all bootstrap demo test lint engine-stop
+
+all: lint test
+
+bootstrap:
+	scripts/bootstrap.sh
+
+demo: bootstrap
+	$(PYTHON) examples/side_by_side.py
+
+test: bootstrap
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m mypy --strict secure_run
+
+engine-stop:
+	scripts/engine.sh stop

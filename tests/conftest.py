@@ -1,0 +1,123 @@
+"""Shared fixtures: a Docker client, the test image, and a leak check for containers.
+
+Tests that need a real engine use the ``docker_client`` fixture (directly or through
+``test_image``) and get the ``docker`` marker automatically. Without an engine they
+are skipped, unless ``SECURE_RUN_REQUIRE_DOCKER=1``, which makes that a failure.
+Containers a test creates must carry the label ``secure-run.test=1`` (see
+``TEST_LABELS``) and be gone when the test ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from typing import NoReturn
+
+import docker
+import docker.errors
+import pytest
+
+from secure_run.testing import build_test_image
+
+#: Labels every container made by a test must carry, so leaks can be found.
+TEST_LABELS = {"secure-run.test": "1"}
+
+_PING_TIMEOUT = 5
+_LEAK_GRACE = 3.0
+
+
+def _engine_address() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock (default)"
+
+
+def _no_engine(why: str) -> NoReturn:
+    message = f"no Docker Engine answers at {_engine_address()}: {why}"
+    if os.environ.get("SECURE_RUN_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"{message} (SECURE_RUN_REQUIRE_DOCKER=1)", pytrace=False)
+    pytest.skip(f"{message}; set SECURE_RUN_REQUIRE_DOCKER=1 to fail instead")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "docker_client" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.docker)
+
+
+def _probe_engine() -> tuple[str | None, str]:
+    """``(API version, "")`` when an engine answers a ping in time, else ``(None, why)``."""
+    try:
+        probe = docker.from_env(timeout=_PING_TIMEOUT)
+    except docker.errors.DockerException as exc:
+        return None, str(exc)
+    try:
+        probe.ping()
+    except (docker.errors.DockerException, OSError) as exc:
+        return None, str(exc)
+    finally:
+        probe.close()
+    return probe.api.api_version, ""
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    """A client of the engine the environment names (DOCKER_HOST or the default socket)."""
+    with warnings.catch_warnings():
+        # The SDK leaks the socket of a connection that failed; collect it here, quietly,
+        # rather than have it turn into an error (filterwarnings=error) in a later test.
+        warnings.simplefilter("ignore", ResourceWarning)
+        version, why = _probe_engine()
+        gc.collect()
+    if version is None:
+        _no_engine(why)
+
+    client = docker.from_env(version=version)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def test_image(docker_client: docker.DockerClient) -> str:
+    """The tag of the busybox test image, built (without pulling) if needed."""
+    return build_test_image(
+        docker_client, allow_pull=os.environ.get("SECURE_RUN_ALLOW_PULL") == "1"
+    )
+
+
+def _test_container_ids(client: docker.DockerClient) -> set[str]:
+    labels: str | list[str] | bool = [f"{key}={value}" for key, value in TEST_LABELS.items()]
+    filters = {"label": labels}
+    return {c.id for c in client.containers.list(all=True, filters=filters) if c.id}
+
+
+@pytest.fixture(autouse=True)
+def leftover_containers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a ``docker`` test that leaves labelled containers behind (and remove them)."""
+    if request.node.get_closest_marker("docker") is None:
+        yield
+        return
+    client: docker.DockerClient = request.getfixturevalue("docker_client")
+    before = _test_container_ids(client)
+    yield
+    left = _test_container_ids(client) - before
+    # Another test session on the same engine may be mid-run with containers of its
+    # own; those go away on their own, a leak does not. Give them a moment.
+    deadline = time.monotonic() + _LEAK_GRACE
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left &= _test_container_ids(client)
+    if not left:
+        return
+    for container_id in left:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.containers.get(container_id).remove(force=True)
+    pytest.fail(
+        f"the test left {len(left)} container(s) labelled "
+        f"{TEST_LABELS} behind (now removed): {sorted(c[:12] for c in left)}",
+        pytrace=False,
+    )
