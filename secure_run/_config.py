@@ -191,7 +191,8 @@ class Seccomp:
 
     Attributes:
         kind: ``"default"``, ``"unconfined"`` or ``"custom"``.
-        profile_json: The custom profile, as compact JSON with sorted keys.
+        profile_json: The custom profile as compact JSON: a file's keys in their
+            order (as the docker CLI sends it), a mapping's sorted.
         source: The file it was read from, if any.
 
     .. versionadded:: 0.1

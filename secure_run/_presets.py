@@ -128,7 +128,7 @@ _SERVICE = Preset(
         PresetLine("read_only", True, "the image cannot be changed at run time"),
         PresetLine("tmpfs", (Tmpfs(_TMP, 64 * _MiB, 0o1777),), "scratch space, noexec"),
         PresetLine("network", "bridge", "a network to serve on; publish() binds 127.0.0.1"),
-        *_limits(1 * _GiB, 2.0, 512, 65536),
+        *_limits(1 * _GiB, 2.0, 512, 8192),
         PresetLine("restart", RestartPolicy("on-failure", 5), "recover from crashes, at most 5"),
         PresetLine("log_limits", LogLimits(50 * _MiB, 5), "rotated logs for a long life"),
     ),
@@ -161,7 +161,7 @@ _BASELINE = Preset(
         PresetLine("read_only", False, "for images that write to their root filesystem"),
         PresetLine("opt_ins", (OptIn.WRITABLE_ROOT,), "records the writable root as a waiver"),
         PresetLine("network", "bridge", "Docker's default network"),
-        *_limits(1 * _GiB, 2.0, 1024, 65536),
+        *_limits(1 * _GiB, 2.0, 1024, 8192),
         PresetLine("log_limits", LogLimits(10 * _MiB, 3), "logs cannot fill the disk"),
     ),
 )

@@ -87,7 +87,11 @@ def load_seccomp(profile: object, *, field: str = "seccomp") -> Seccomp:
         shown = source if source is not None else "<mapping>"
         raise ConfigError([Problem(field, show(shown), e, _FIX) for e in errors])
     try:
-        compact = json.dumps(profile, sort_keys=True, separators=(",", ":"))
+        # A file keeps its key order, compacted, as `docker run --security-opt seccomp=FILE`
+        # sends it (Go's json.Compact); a mapping gets sorted keys, for a stable digest.
+        compact = json.dumps(
+            profile, sort_keys=source is None, separators=(",", ":"), ensure_ascii=False
+        )
     except (TypeError, ValueError) as exc:
         raise ConfigError.single(
             field, "<mapping>", f"not JSON-serialisable ({exc})", _FIX

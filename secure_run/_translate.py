@@ -52,6 +52,11 @@ def security_opts(cfg: RunConfig, *, seccomp_inline: bool = True) -> list[str]:
     return opts
 
 
+def _caps(names: tuple[str, ...]) -> list[str]:
+    """Capability names in the daemon's stored form (``CAP_NET_BIND_SERVICE``, ``ALL``)."""
+    return [n if n == "ALL" else f"CAP_{n}" for n in names]
+
+
 def _nano_cpus(cpus: float) -> int:
     return round(cpus * 1_000_000_000)
 
@@ -77,8 +82,8 @@ def to_docker_kwargs(cfg: RunConfig) -> dict[str, Any]:
         "image": cfg.image,
         "environment": dict(cfg.env),
         "labels": config_labels(cfg),
-        "cap_drop": list(cfg.cap_drop),
-        "cap_add": list(cfg.cap_add),
+        "cap_drop": _caps(cfg.cap_drop),
+        "cap_add": _caps(cfg.cap_add),
         "privileged": cfg.privileged,
         "read_only": cfg.read_only,
         "network_mode": cfg.network,
@@ -120,7 +125,8 @@ def to_docker_kwargs(cfg: RunConfig) -> dict[str, Any]:
         "uts_mode": cfg.uts_mode,
         "userns_mode": cfg.userns_mode,
         "runtime": cfg.runtime,
-        "restart_policy": None if cfg.restart is None else {
+        # Written even when unset: the CLI sends "no" and the daemon may default otherwise.
+        "restart_policy": {"Name": "no", "MaximumRetryCount": 0} if cfg.restart is None else {
             "Name": cfg.restart.name, "MaximumRetryCount": cfg.restart.max_retries},
         "healthcheck": None if cfg.healthcheck is None else {
             "test": list(cfg.healthcheck.test),
@@ -180,8 +186,8 @@ def to_cli(cfg: RunConfig, *, reveal_env: bool = False) -> list[str]:
     if cfg.user is not None:
         add("--user", cfg.user)
     add("--group-add", *cfg.group_add)
-    add("--cap-drop", *cfg.cap_drop)
-    add("--cap-add", *cfg.cap_add)
+    add("--cap-drop", *_caps(cfg.cap_drop))
+    add("--cap-add", *_caps(cfg.cap_add))
     if cfg.privileged:
         argv.append("--privileged")
     add("--device", *(f"{d.host_path}:{d.container_path}:{d.permissions}" for d in cfg.devices))
@@ -260,7 +266,7 @@ def to_compose(cfg: RunConfig, *, reveal_env: bool = False) -> dict[str, Any]:
     svc: dict[str, Any] = {
         "image": cfg.image,
         "labels": config_labels(cfg),
-        "cap_drop": list(cfg.cap_drop),
+        "cap_drop": _caps(cfg.cap_drop),
         "read_only": cfg.read_only,
         "network_mode": cfg.network,
         "security_opt": security_opts(cfg, seccomp_inline=False),
@@ -277,7 +283,7 @@ def to_compose(cfg: RunConfig, *, reveal_env: bool = False) -> dict[str, Any]:
         "container_name": cfg.name,
         "user": None if cfg.user is None else str(cfg.user),
         "group_add": list(cfg.group_add) or None,
-        "cap_add": list(cfg.cap_add) or None,
+        "cap_add": _caps(cfg.cap_add) or None,
         "privileged": cfg.privileged or None,
         "devices": [f"{d.host_path}:{d.container_path}:{d.permissions}" for d in cfg.devices]
         or None,

@@ -57,6 +57,7 @@ __all__ = [
     "SUID_PROBE_PATH",
     "SUID_PROBE_SOURCE",
     "TEST_IMAGE",
+    "TEST_LABELS",
     "TestImageError",
     "build_test_image",
     "has_suid_probe",
@@ -64,6 +65,12 @@ __all__ = [
 
 #: The tag :func:`build_test_image` gives the image unless told otherwise.
 TEST_IMAGE = "secure-run-test/busybox:latest"
+
+TEST_LABELS: dict[str, str] = {"secure-run.test": "1"}
+"""Labels a test puts on every container it makes, so a leak check can count them.
+
+They sit outside the reserved ``io.secure-run.`` namespace, which configs refuse.
+"""
 
 #: Label set to ``"1"`` on every image :func:`build_test_image` builds.
 IMAGE_LABEL = "io.secure-run.test-image"

@@ -21,10 +21,7 @@ import docker
 import docker.errors
 import pytest
 
-from secure_run.testing import build_test_image
-
-#: Labels every container made by a test must carry, so leaks can be found.
-TEST_LABELS = {"secure-run.test": "1"}
+from secure_run.testing import TEST_LABELS, build_test_image
 
 _PING_TIMEOUT = 5
 _LEAK_GRACE = 3.0

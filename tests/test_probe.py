@@ -30,10 +30,10 @@ from secure_run._probe import (
     parse_probe,
     probe_command,
 )
+from secure_run.testing import TEST_LABELS
 
 DATA = Path(__file__).parent / "data" / "probe"
 MiB = 1 << 20
-LABELS = {"secure-run.test": "1"}
 
 #: The restricted run of the v1 fixture and of the real-engine test.
 RESTRICTED: dict[str, Any] = {
@@ -489,7 +489,7 @@ def test_probe_in_real_container_reports_restricted_settings(
         entrypoint=[],
         command=probe_command(),
         network_mode="none",
-        labels=LABELS,
+        labels=TEST_LABELS,
         **RESTRICTED,
     )
     try:

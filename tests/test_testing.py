@@ -17,19 +17,19 @@ from secure_run import testing
 from secure_run.testing import (
     IMAGE_LABEL,
     SUID_PROBE_PATH,
+    TEST_LABELS,
     TestImageError,
     build_test_image,
     has_suid_probe,
 )
 
-LABELS = {"secure-run.test": "1"}
 NNP = ["no-new-privileges:true"]
 
 
 def run(client: docker.DockerClient, image: str, command: list[str], **kwargs: Any) -> str:
     """Run ``command`` in a throwaway, network-less, labelled container; return stdout."""
     out = client.containers.run(
-        image, command, network_mode="none", remove=True, labels=LABELS, **kwargs
+        image, command, network_mode="none", remove=True, labels=TEST_LABELS, **kwargs
     )
     assert isinstance(out, bytes)
     return out.decode()
