@@ -78,8 +78,8 @@ def test_many_settings_give_the_same_container(
     cfg = (
         sr.builder(test_image)
         .labels(TEST_LABELS, team="blue")
-        .command(["sh", "-c", "echo $SECRET"])
-        .env(SECRET="s3cr3t value", MODE="test")
+        .command(["sh", "-c", "echo $GREETING"])
+        .env(GREETING="hello world", MODE="test")
         .workdir("/tmp")
         .hostname("box")
         .user(1000, 1000)
