@@ -216,12 +216,15 @@ class RunBuilder:
 
     def cap_add(self, *names: str) -> Self:
         """Add capabilities (``"NET_BIND_SERVICE"``; ``cap_`` prefix and case are ignored)."""
-
-        def make() -> dict[str, Any]:
-            added = {normalize_capability(n, field="cap_add") for n in names}
-            return {"cap_add": tuple(sorted({*self._fields.get("cap_add", ()), *added}))}
-
-        return self._try(make)
+        added: set[str] = set()
+        problems: list[Problem] = []
+        for name in names:  # a typo in one name must not hide the others' problems
+            try:
+                added.add(normalize_capability(name, field="cap_add"))
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+        builder = self._set(cap_add=tuple(sorted({*self._fields.get("cap_add", ()), *added})))
+        return attrs.evolve(builder, problems=builder._problems + tuple(problems))
 
     def cap_drop(self, *names: str) -> Self:
         """Take capabilities back out of the added set.

@@ -139,7 +139,9 @@ def render(field: str, value: object) -> str:
     """A short human form of one field's value."""
     if value is None:
         return {"memory": "unlimited", "memory_swap": "none", "pids_limit": "unlimited",
-                "cpus": "unlimited", "user": "image default"}.get(field, "unset")  # fmt: skip
+                "cpus": "unlimited", "user": "image default", "pid_mode": "private",
+                "ipc_mode": "private", "uts_mode": "private",
+                "userns_mode": "the daemon's"}.get(field, "unset")  # fmt: skip
     if field in ("memory", "memory_reservation", "memory_swap") and isinstance(value, int):
         return "unlimited" if value == -1 else _size(value)
     if field == "log_limits" and isinstance(value, LogLimits):

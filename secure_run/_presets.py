@@ -124,7 +124,14 @@ _SERVICE = Preset(
     description="A long-running network service on localhost, restarted on failure.",
     lines=(
         *_common("nobody (65534): a service needs no root"),
-        PresetLine("cap_add", ("NET_BIND_SERVICE",), "may bind ports below 1024, nothing else"),
+        PresetLine(
+            "cap_add",
+            ("NET_BIND_SERVICE",),
+            (
+                "the one capability Pod Security 'restricted' allows; it is effective only for"
+                " uid 0 (Docker >= 20.10 lets any uid bind low ports in the container's netns)"
+            ),
+        ),
         PresetLine("read_only", True, "the image cannot be changed at run time"),
         PresetLine("tmpfs", (Tmpfs(_TMP, 64 * _MiB, 0o1777),), "scratch space, noexec"),
         PresetLine("network", "bridge", "a network to serve on; publish() binds 127.0.0.1"),
