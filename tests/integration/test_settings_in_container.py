@@ -366,3 +366,12 @@ def test_privileged_is_requested(restricted: sr.RunBuilder, docker_client) -> No
     finally:
         container.remove(force=True)
     assert host["Privileged"] is True
+
+
+def test_apparmor_profile(restricted: sr.RunBuilder, launch: Callable, docker_client) -> None:
+    """The AppArmor profile named is the one confining the process (hosts with AppArmor)."""
+    security = " ".join(docker_client.info().get("SecurityOptions", []))
+    if "apparmor" not in security:
+        pytest.skip(f"the engine reports no AppArmor ({security}); nothing to confine with")
+    got = _run(launch, restricted.apparmor("docker-default"), "/bin/cat", "/proc/self/attr/current")
+    assert got.output.startswith("docker-default")
