@@ -134,6 +134,8 @@ class RunBuilder:
                 across fields, each with the field, the value and the fix.
         """
         problems = list(self._problems)
+        if "image" not in self._fields:  # the image itself was refused
+            raise ConfigError(problems)
         try:
             config = RunConfig(**self._fields)
         except ConfigError as exc:

@@ -55,7 +55,7 @@ def parse_cpus(value: object, *, field: str = "cpus") -> float:
         raise ConfigError.single(field, value, "not a number of CPUs", fix)
     try:
         cpus = float(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ConfigError.single(field, value, "not a number of CPUs", fix) from None
     if not math.isfinite(cpus):
         raise ConfigError.single(field, value, "not a finite number", fix)
@@ -70,7 +70,7 @@ def _id(text: str, field: str, what: str) -> int:
             f"{what} must be numeric",
             "give numbers (e.g. 65534:65534) so the non-root rule can be checked before launch",
         )
-    number = int(text)
+    number = int(text) if len(text) <= 10 else 2**31
     if number > 2**31 - 1:
         raise ConfigError.single(field, text, f"{what} is out of range", "use 0 to 2147483647")
     return number
@@ -112,7 +112,8 @@ def parse_user(uid: object, gid: object = None, *, field: str = "user") -> User:
 _HOST = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?"  # noqa: E501
 _PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
 _IMAGE = re.compile(
-    rf"{_HOST}{_PATH}(?::[\w][\w.-]{{0,127}})?(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{{32,}})?"
+    rf"{_HOST}{_PATH}(?::[\w][\w.-]{{0,127}})?(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{{32,}})?",
+    re.ASCII,
 )
 
 

@@ -107,13 +107,18 @@ _SANDBOX = Preset(
         PresetLine("log_limits", LogLimits(1 * _MiB, 2), "a chatty program cannot fill the disk"),
         PresetLine(
             "env",
-            {
-                "OMP_NUM_THREADS": "1",
-                "OPENBLAS_NUM_THREADS": "1",
-                "MKL_NUM_THREADS": "1",
-                "NUMEXPR_NUM_THREADS": "1",
-                "GOMAXPROCS": "1",
-            },
+            tuple(
+                (name, "1")
+                for name in sorted(
+                    (
+                        "OMP_NUM_THREADS",
+                        "OPENBLAS_NUM_THREADS",
+                        "MKL_NUM_THREADS",
+                        "NUMEXPR_NUM_THREADS",
+                        "GOMAXPROCS",
+                    )
+                )
+            ),
             "thread pools sized to the CPU limit, not to the host's cores",
         ),
     ),

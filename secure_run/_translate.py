@@ -119,7 +119,7 @@ def to_docker_kwargs(cfg: RunConfig) -> dict[str, Any]:
                                propagation=m.propagation)
             for m in cfg.mounts
         ] or None,
-        "ports": {p.key: (p.host_ip, p.host_port) for p in cfg.ports} or None,
+        "ports": _port_bindings(cfg.ports) or None,
         "pid_mode": cfg.pid_mode,
         "ipc_mode": cfg.ipc_mode,
         "uts_mode": cfg.uts_mode,
@@ -144,6 +144,14 @@ def to_docker_kwargs(cfg: RunConfig) -> dict[str, Any]:
     }  # fmt: skip
     kw.update({k: v for k, v in optional.items() if v is not None})
     return kw
+
+
+def _port_bindings(ports: tuple[PortBinding, ...]) -> dict[str, list[tuple[str, int | None]]]:
+    """docker-py's ``ports=``: a list per container port, so no binding replaces another."""
+    bindings: dict[str, list[tuple[str, int | None]]] = {}
+    for p in ports:
+        bindings.setdefault(p.key, []).append((p.host_ip, p.host_port))
+    return bindings
 
 
 def _csv(fields: list[str]) -> str:

@@ -29,6 +29,14 @@ MIN_MEMORY = 6 * 1024 * 1024
 SENSITIVE_PATHS = ("/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr")
 
 _SOCKET_NAMES = ("docker.sock", "containerd.sock", "podman.sock")
+#: Where engine sockets live: mounting any folder above one exposes it too.
+_SOCKET_PATHS = ("/run/docker.sock", "/var/run/docker.sock", "/run/containerd/containerd.sock")
+
+
+def _host_path(path: str) -> str:
+    """The path as the daemon resolves it (``//etc/`` is ``/etc``)."""
+    return posixpath.normpath("/" + path.lstrip("/"))
+
 
 #: Namespaced sysctls that Kubernetes deems safe (Pod Security Standards, baseline).
 SAFE_SYSCTLS = frozenset({
@@ -214,7 +222,7 @@ def _capabilities(c: _Checker, cfg: RunConfig) -> None:
             "does not drop ALL: Docker's 14 defaults remain",
             "keep cap_drop ALL and add back only what is needed with .cap_add()",
         )
-    both = sorted(set(cfg.cap_add) & set(cfg.cap_drop))
+    both = sorted((set(cfg.cap_add) & set(cfg.cap_drop)) - {"ALL"})
     if both:
         c.bad("cap_add", both, "both added and dropped", "name each capability in one list")
     for cap in sorted(set(cfg.cap_add) & DANGEROUS_CAPABILITIES):
@@ -431,8 +439,12 @@ def _mounts(c: _Checker, cfg: RunConfig) -> None:
                     "mounts made in the container would reach the host",
                     "use the default (rprivate)",
                 )
-        paths = {posixpath.normpath(m.source), posixpath.normpath(m.target)}
-        if any(p.endswith(_SOCKET_NAMES) for p in paths):
+        source = _host_path(m.source) if m.kind == "bind" else m.source
+        paths = {source, _host_path(m.target)}
+        exposes_socket = m.kind == "bind" and any(
+            s == source or s.startswith(source.rstrip("/") + "/") for s in _SOCKET_PATHS
+        )
+        if exposes_socket or any(p.endswith(_SOCKET_NAMES) for p in paths):
             c.needs(
                 OptIn.DOCKER_SOCKET,
                 "mount",
@@ -440,18 +452,20 @@ def _mounts(c: _Checker, cfg: RunConfig) -> None:
                 "the engine socket gives root on the host, read-only or not",
                 "remove the mount",
             )
-        if m.kind == "bind" and not m.read_only:
-            source = posixpath.normpath(m.source)
-            if any(
+        if (
+            m.kind == "bind"
+            and not m.read_only
+            and any(
                 source == s or (s != "/" and source.startswith(s + "/")) for s in SENSITIVE_PATHS
-            ):
-                c.needs(
-                    OptIn.SENSITIVE_MOUNT,
-                    "mount",
-                    m.source,
-                    "a writable mount of a sensitive host path",
-                    "mount it with read_only=True",
-                )
+            )
+        ):
+            c.needs(
+                OptIn.SENSITIVE_MOUNT,
+                "mount",
+                m.source,
+                "a writable mount of a sensitive host path",
+                "mount it with read_only=True",
+            )
 
 
 def _network(c: _Checker, cfg: RunConfig) -> None:

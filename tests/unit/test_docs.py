@@ -26,9 +26,7 @@ def _generator() -> ModuleType:
 
 def _python_blocks(name: str) -> list[tuple[int, str]]:
     text = (DOCS / name).read_text(encoding="utf-8")
-    return [
-        (text.count("\n", 0, m.start()) + 2, m.group(1)) for m in _PYTHON_BLOCK.finditer(text)
-    ]
+    return [(text.count("\n", 0, m.start()) + 2, m.group(1)) for m in _PYTHON_BLOCK.finditer(text)]
 
 
 def test_presets_doc_is_generated_from_the_code():
