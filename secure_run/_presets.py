@@ -65,6 +65,13 @@ def _common(user_reason: str) -> tuple[PresetLine, ...]:
     )
 
 
+def _read_only_root(tmp_size: int, tmp_reason: str) -> tuple[PresetLine, ...]:
+    return (
+        PresetLine("read_only", True, "the image cannot be changed at run time"),
+        PresetLine("tmpfs", (Tmpfs(_TMP, tmp_size, 0o1777),), tmp_reason),
+    )
+
+
 def _limits(memory: int, cpus: float, pids: int, nofile: int) -> tuple[PresetLine, ...]:
     return (
         PresetLine("memory", memory, "a hard limit; the OOM killer acts inside the container"),
@@ -86,8 +93,7 @@ _RESTRICTED = Preset(
     lines=(
         *_common("nobody (65534): a non-root uid with no files of its own in most images"),
         PresetLine("cap_add", (), "nothing added back"),
-        PresetLine("read_only", True, "the image cannot be changed at run time"),
-        PresetLine("tmpfs", (Tmpfs(_TMP, 64 * _MiB, 0o1777),), "small scratch space, noexec"),
+        *_read_only_root(64 * _MiB, "small scratch space, noexec"),
         PresetLine("network", "none", "no network unless one is asked for"),
         *_limits(512 * _MiB, 1.0, 128, 1024),
         PresetLine("log_limits", LogLimits(10 * _MiB, 3), "logs cannot fill the disk"),
@@ -100,8 +106,7 @@ _SANDBOX = Preset(
     lines=(
         *_common("nobody (65534): untrusted code never runs as root"),
         PresetLine("cap_add", (), "nothing added back"),
-        PresetLine("read_only", True, "the image cannot be changed at run time"),
-        PresetLine("tmpfs", (Tmpfs(_TMP, 16 * _MiB, 0o1777),), "a little scratch, noexec"),
+        *_read_only_root(16 * _MiB, "a little scratch, noexec"),
         PresetLine("network", "none", "untrusted code gets no network"),
         *_limits(256 * _MiB, 0.5, 64, 256),
         PresetLine("log_limits", LogLimits(1 * _MiB, 2), "a chatty program cannot fill the disk"),
@@ -137,8 +142,7 @@ _SERVICE = Preset(
                 " uid 0 (Docker >= 20.10 lets any uid bind low ports in the container's netns)"
             ),
         ),
-        PresetLine("read_only", True, "the image cannot be changed at run time"),
-        PresetLine("tmpfs", (Tmpfs(_TMP, 64 * _MiB, 0o1777),), "scratch space, noexec"),
+        *_read_only_root(64 * _MiB, "scratch space, noexec"),
         PresetLine("network", "bridge", "a network to serve on; publish() binds 127.0.0.1"),
         *_limits(1 * _GiB, 2.0, 512, 8192),
         PresetLine("restart", RestartPolicy("on-failure", 5), "recover from crashes, at most 5"),
