@@ -71,6 +71,12 @@ def _int(value: object, field: str, what: str = "a whole number") -> int:
     return value
 
 
+def _bool(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError.single(field, value, "not True or False", "give a bool")
+    return value
+
+
 def _text(value: object, field: str) -> str:
     if not isinstance(value, str):
         raise ConfigError.single(field, value, "not text", "give a string")
@@ -80,6 +86,10 @@ def _text(value: object, field: str) -> str:
 def _pairs(
     field: str, mapping: Mapping[str, object] | None, extra: Mapping[str, object]
 ) -> dict[str, str]:
+    if mapping is not None and not isinstance(mapping, Mapping):
+        raise ConfigError.single(
+            field, type(mapping).__name__, "not a mapping", 'give a dict such as {"KEY": "value"}'
+        )
     merged = {**(mapping or {}), **extra}
     for key, value in merged.items():
         if not isinstance(key, str) or not isinstance(value, str):
@@ -254,8 +264,14 @@ class RunBuilder:
         self, host_path: str, container_path: str | None = None, permissions: str = "rwm"
     ) -> Self:
         """Expose a host device. Needs the ``devices`` opt-in."""
-        device = Device(host_path, container_path or host_path, permissions)
-        return self._set(devices=(*self._fields.get("devices", ()), device))
+
+        def make() -> dict[str, Any]:
+            host = _text(host_path, "device")
+            inside = host if container_path is None else _text(container_path, "device")
+            device = Device(host, inside, _text(permissions, "device"))
+            return {"devices": (*self._fields.get("devices", ()), device)}
+
+        return self._try(make)
 
     def host_namespace(self, *kinds: str) -> Self:
         """Share host namespaces (``"network"``, ``"pid"``, ``"ipc"``, ``"uts"``, ``"userns"``).
@@ -264,7 +280,7 @@ class RunBuilder:
         """
 
         def make() -> dict[str, Any]:
-            unknown = [k for k in kinds if k not in _NAMESPACES]
+            unknown = [k for k in kinds if not isinstance(k, str) or k not in _NAMESPACES]
             if unknown:
                 raise ConfigError(
                     [
@@ -441,7 +457,8 @@ class RunBuilder:
 
         def make() -> dict[str, Any]:
             kind = "bind" if _text(source, "mount").startswith("/") else "volume"
-            mount = Mount(source, _text(target, "mount"), kind, read_only, propagation)
+            mode = None if propagation is None else _text(propagation, "mount")
+            mount = Mount(source, _text(target, "mount"), kind, _bool(read_only, "mount"), mode)
             others = [m for m in self._fields.get("mounts", ()) if m.target != target]
             return {"mounts": (*others, mount)}
 

@@ -20,12 +20,16 @@ ACTIONS = frozenset({
 _FIX = "give a Docker seccomp profile: a JSON object with a defaultAction and a syscalls list"
 
 
+def _is_action(value: object) -> bool:
+    return isinstance(value, str) and value in ACTIONS
+
+
 def profile_problems(profile: object) -> list[str]:
     """What is wrong with a decoded profile, as short sentences (empty when it is valid)."""
     if not isinstance(profile, Mapping):
         return ["the profile is not a JSON object"]
     errors = []
-    if profile.get("defaultAction") not in ACTIONS:
+    if not _is_action(profile.get("defaultAction")):
         errors.append(f"defaultAction {profile.get('defaultAction')!r} is not a seccomp action")
     syscalls = profile.get("syscalls", [])
     if not isinstance(syscalls, list):
@@ -37,7 +41,7 @@ def profile_problems(profile: object) -> list[str]:
         names = rule.get("names", [rule["name"]] if "name" in rule else None)
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             errors.append(f"syscalls[{index}] has no list of syscall names")
-        if rule.get("action") not in ACTIONS:
+        if not _is_action(rule.get("action")):
             errors.append(
                 f"syscalls[{index}].action {rule.get('action')!r} is not a seccomp action"
             )

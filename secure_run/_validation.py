@@ -14,8 +14,24 @@ import posixpath
 import re
 from collections.abc import Iterable
 
+import attrs
+
 from ._capabilities import ALL_CAPABILITIES, DANGEROUS_CAPABILITIES
-from ._config import LABEL_PREFIX, OptIn, RunConfig
+from ._config import (
+    LABEL_PREFIX,
+    Device,
+    Healthcheck,
+    LogLimits,
+    Mount,
+    OptIn,
+    PortBinding,
+    RestartPolicy,
+    RunConfig,
+    Seccomp,
+    Tmpfs,
+    Ulimit,
+    User,
+)
 from ._errors import ConfigError, Problem, show
 from ._parse import parse_image
 from ._seccomp import is_allow_all, profile_problems
@@ -90,6 +106,9 @@ class _Checker:
             )
 
     def run(self) -> None:
+        _types(self, self.cfg)
+        if self.problems:  # the rules below trust the types
+            return
         for rule in (
             _identity,
             _user,
@@ -108,6 +127,53 @@ class _Checker:
             _sysctls,
         ):
             rule(self, self.cfg)
+
+
+_SCALARS: dict[str, tuple[type, ...]] = {
+    "str": (str,), "bool": (bool,), "int": (int,), "float": (int, float), "None": (type(None),),
+    **{cls.__name__: (cls,) for cls in (User, Seccomp, RestartPolicy, Healthcheck, LogLimits,
+                                        Ulimit, Tmpfs, Mount, PortBinding, Device, OptIn)},
+}  # fmt: skip
+_ELEMENTS = re.compile(r"tuple\[(\w+), \.\.\.\]")
+
+
+def _allowed(annotation: str) -> tuple[type, ...] | None:
+    """The types a field annotated ``annotation`` may hold, or None if not checked here."""
+    allowed: tuple[type, ...] = ()
+    for part in (p.strip() for p in annotation.split("|")):
+        if part not in _SCALARS:
+            return None
+        allowed += _SCALARS[part]
+    return allowed
+
+
+def _types(c: _Checker, cfg: RunConfig) -> None:
+    """Every field holds a value of its declared type (``attrs.evolve`` can set anything)."""
+    for field in attrs.fields(RunConfig):
+        value = getattr(cfg, field.name)
+        annotation = str(field.type)
+        elements = _ELEMENTS.fullmatch(annotation.split(" | ")[0])
+        if elements and isinstance(value, tuple):
+            allowed, values = _allowed(elements[1]), list(value)
+        else:
+            allowed, values = _allowed(annotation), [value]
+        if allowed is None:
+            continue
+        for item in values:
+            wrong_bool = isinstance(item, bool) and bool not in allowed
+            if wrong_bool or not isinstance(item, allowed):
+                names = " or ".join(
+                    sorted(
+                        {"None" if t is type(None) else t.__name__ for t in allowed},
+                        key=lambda n: (n == "None", n),
+                    )
+                )
+                c.bad(
+                    field.name,
+                    item,
+                    f"must be {names}, not {type(item).__name__}",
+                    f"give {names}; the builder methods convert text such as '256m'",
+                )
 
 
 def check(cfg: RunConfig) -> None:

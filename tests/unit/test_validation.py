@@ -7,6 +7,8 @@ from typing import Any, Callable
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import secure_run as sr
 from secure_run import OptIn
@@ -638,3 +640,89 @@ def test_a_writable_mount_of_root_needs_both_opt_ins():
     assert len(info.value.problems) == 2
     cfg = B.mount("/", "/host", read_only=False).opt_in("docker-socket", "sensitive-mount").build()
     assert {OptIn.DOCKER_SOCKET, OptIn.SENSITIVE_MOUNT} <= set(cfg.waivers())
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("hostname", 123),
+        ("privileged", "yes"),
+        ("memory", "1g"),
+        ("pids_limit", True),
+        ("cpus", "1"),
+        ("user", "1000"),
+        ("group_add", ("x",)),
+        ("ulimits", ("nofile",)),
+        ("read_only", 1),
+    ],
+)
+def test_evolve_with_a_wrong_type_is_a_config_error(field, value):
+    """``attrs.evolve`` with a value of the wrong type names the field and the type."""
+    with pytest.raises(sr.ConfigError) as info:
+        attrs.evolve(B.build(), **{field: value})
+    assert [p.field for p in info.value.problems] == [field]
+    assert "must be" in info.value.problems[0].message
+
+
+_ANYTHING = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
+    st.binary(max_size=8), st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)  # fmt: skip
+_ONE_ARGUMENT_METHODS = [
+    "image", "command", "entrypoint", "workdir", "hostname", "name", "user", "group_add",
+    "cap_add", "cap_drop", "privileged", "memory", "cpus", "cpu_quota", "cpu_shares",
+    "cpuset", "pids_limit", "read_only", "tmpfs", "network", "publish", "seccomp",
+    "apparmor", "no_new_privileges", "init", "runtime", "restart", "healthcheck",
+    "stop_timeout", "log_limits", "opt_in", "host_namespace",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("method", _ONE_ARGUMENT_METHODS)
+@settings(max_examples=60, deadline=None, database=None)
+@given(value=_ANYTHING)
+def test_any_value_to_a_builder_method_builds_or_is_a_config_error(method, value):
+    """Whatever a builder method is given, build() returns a RunConfig or raises ConfigError."""
+    try:
+        cfg = getattr(B, method)(value).build()
+    except sr.ConfigError:
+        return
+    assert isinstance(cfg, sr.RunConfig)
+
+
+_TWO_ARGUMENT_CALLS: dict[str, Callable[[Any, Any], sr.RunBuilder]] = {
+    "memory(limit, reservation)": lambda a, b: B.memory(a, reservation=b),
+    "memory(swap=)": lambda a, _: B.memory("64m", swap=a),
+    "tmpfs(path, size)": lambda a, b: B.tmpfs(a, size=b),
+    "tmpfs(mode=)": lambda a, _: B.tmpfs("/x", mode=a),
+    "publish(port, host_port)": lambda a, b: B.network("bridge").publish(a, b),
+    "publish(host_ip=)": lambda a, _: B.network("bridge").publish(80, None, a),
+    "ulimit(name, soft)": lambda a, b: B.ulimit(a, b),
+    "ulimit(soft, hard)": lambda a, b: B.ulimit("nofile", a, b),
+    "env(mapping)": lambda a, _: B.env(a),
+    "labels(mapping)": lambda a, _: B.labels(a),
+    "sysctl(name, value)": lambda a, b: B.sysctl(a, b),
+    "device(host, inside)": lambda a, b: B.device(a, b),
+    "device(permissions)": lambda a, _: B.device("/dev/null", "/dev/x", a),
+    "mount(source, target)": lambda a, b: B.mount(a, b),
+    "mount(propagation=)": lambda a, _: B.mount("/srv", "/srv", propagation=a),
+    "cpu_quota(quota, period)": lambda a, b: B.cpu_quota(a, b),
+    "restart(max_retries)": lambda a, _: B.restart("on-failure", a),
+    "healthcheck(interval, retries)": lambda a, b: B.healthcheck(["true"], interval=a, retries=b),
+    "log_limits(size, files)": lambda a, b: B.log_limits(a, b),
+    "user(uid, gid)": lambda a, b: B.user(a, b),
+    "seccomp(mapping)": lambda a, b: B.seccomp({"defaultAction": a, "syscalls": b}),
+    "opt_in(a, b)": lambda a, b: B.opt_in(a, b),
+}
+
+
+@pytest.mark.parametrize("call", list(_TWO_ARGUMENT_CALLS), ids=list(_TWO_ARGUMENT_CALLS))
+@settings(max_examples=60, deadline=None, database=None)
+@given(a=_ANYTHING, b=_ANYTHING)
+def test_any_values_to_a_builder_call_build_or_are_a_config_error(call, a, b):
+    """Whatever two values a builder call gets, build() gives a RunConfig or a ConfigError."""
+    try:
+        cfg = _TWO_ARGUMENT_CALLS[call](a, b).build()
+    except sr.ConfigError:
+        return
+    assert isinstance(cfg, sr.RunConfig)
