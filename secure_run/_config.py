@@ -324,10 +324,14 @@ class RunConfig:
     sysctls: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_pairs)
     opt_ins: tuple[OptIn, ...] = attrs.field(default=(), converter=_opt_ins)
 
+    # Derived once, when the config is made; not part of its value.
+    _waivers: tuple[OptIn, ...] = attrs.field(init=False, repr=False, eq=False, hash=False)
+    _digest: str | None = attrs.field(init=False, default=None, repr=False, eq=False, hash=False)
+
     def __attrs_post_init__(self) -> None:
         from ._validation import check
 
-        check(self)
+        object.__setattr__(self, "_waivers", tuple(sorted(check(self), key=str)))
 
     @property
     def environment(self) -> dict[str, str]:
@@ -336,14 +340,17 @@ class RunConfig:
 
     def waivers(self) -> tuple[OptIn, ...]:
         """The opt-ins this config really relies on, sorted; unused grants are left out."""
-        from ._validation import used_opt_ins
-
-        return tuple(sorted(used_opt_ins(self), key=str))
+        return self._waivers
 
     def digest(self) -> str:
         """A stable ``sha256:<hex>`` of the config's content, the same in every process."""
-        payload = json.dumps(attrs.asdict(self), sort_keys=True, default=str)
-        return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+        if self._digest is None:
+            content = attrs.asdict(self, filter=lambda field, _: field.init)
+            payload = json.dumps(content, sort_keys=True, default=str)
+            digest = "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+            object.__setattr__(self, "_digest", digest)
+            return digest
+        return self._digest
 
     def to_docker_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``DockerClient.containers.run()`` and ``.create()``."""

@@ -73,11 +73,11 @@ def load_seccomp(profile: object, *, field: str = "seccomp") -> Seccomp:
         source = str(profile)
         try:
             text = Path(profile).read_text(encoding="utf-8")
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
             raise ConfigError.single(
                 field,
                 source,
-                f"cannot read the profile file ({exc.strerror})",
+                f"cannot read the profile file ({getattr(exc, 'strerror', None) or exc})",
                 "give the path of a readable JSON profile, 'default' or 'unconfined'",
             ) from None
         try:

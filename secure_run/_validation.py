@@ -2,8 +2,8 @@
 
 :func:`check` runs when a :class:`RunConfig` is made (by the builder or by
 ``attrs.evolve``) and raises one :class:`ConfigError` listing every problem.
-A weaker setting is a problem unless its :class:`OptIn` was granted;
-:func:`used_opt_ins` tells which grants a config really relies on.
+A weaker setting is a problem unless its :class:`OptIn` was granted; ``check``
+returns the grants the config really relies on.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from ._errors import ConfigError, Problem, show
 from ._parse import parse_image
 from ._seccomp import is_allow_all, profile_problems
 
-__all__ = ["MIN_MEMORY", "SAFE_SYSCTLS", "SENSITIVE_PATHS", "ULIMIT_NAMES", "check", "used_opt_ins"]
+__all__ = ["MIN_MEMORY", "SAFE_SYSCTLS", "SENSITIVE_PATHS", "ULIMIT_NAMES", "check"]
 
 #: Docker refuses a memory limit or reservation below 6 MiB.
 MIN_MEMORY = 6 * 1024 * 1024
@@ -147,47 +147,63 @@ def _allowed(annotation: str) -> tuple[type, ...] | None:
     return allowed
 
 
+_FieldTypes = tuple[tuple[str, bool, tuple[type, ...]], ...]
+_field_types: _FieldTypes = ()
+
+
+def _checked_fields() -> _FieldTypes:
+    """(name, holds items, allowed types) for each field the type rule checks.
+
+    For a ``tuple[X, ...]`` field the types are the items'; ``None`` is allowed for
+    the whole field when its annotation says so.
+    """
+    global _field_types  # computed once: RunConfig is complete only after this module loads
+    if not _field_types:
+        found = []
+        for field in attrs.fields(RunConfig):
+            if not field.init:  # derived from the others, set after the check
+                continue
+            annotation = str(field.type)
+            elements = _ELEMENTS.fullmatch(annotation.split(" | ")[0])
+            allowed = _allowed(elements[1] if elements else annotation)
+            if allowed is not None:
+                found.append((field.name, elements is not None, allowed))
+        _field_types = tuple(found)
+    return _field_types
+
+
+def _type_names(allowed: tuple[type, ...]) -> str:
+    names = {"None" if t is type(None) else t.__name__ for t in allowed}
+    return " or ".join(sorted(names, key=lambda n: (n == "None", n)))
+
+
 def _types(c: _Checker, cfg: RunConfig) -> None:
     """Every field holds a value of its declared type (``attrs.evolve`` can set anything)."""
-    for field in attrs.fields(RunConfig):
-        value = getattr(cfg, field.name)
-        annotation = str(field.type)
-        elements = _ELEMENTS.fullmatch(annotation.split(" | ")[0])
-        if elements and isinstance(value, tuple):
-            allowed, values = _allowed(elements[1]), list(value)
+    for name, holds_items, allowed in _checked_fields():
+        value = getattr(cfg, name)
+        if holds_items:
+            if value is None:  # the converter made a tuple unless the field allows None
+                continue
+            items = value if isinstance(value, tuple) else (value,)
         else:
-            allowed, values = _allowed(annotation), [value]
-        if allowed is None:
-            continue
-        for item in values:
-            wrong_bool = isinstance(item, bool) and bool not in allowed
-            if wrong_bool or not isinstance(item, allowed):
-                names = " or ".join(
-                    sorted(
-                        {"None" if t is type(None) else t.__name__ for t in allowed},
-                        key=lambda n: (n == "None", n),
-                    )
-                )
+            items = (value,)
+        for item in items:
+            if (isinstance(item, bool) and bool not in allowed) or not isinstance(item, allowed):
+                names = _type_names(allowed)
                 c.bad(
-                    field.name,
+                    name,
                     item,
                     f"must be {names}, not {type(item).__name__}",
                     f"give {names}; the builder methods convert text such as '256m'",
                 )
 
 
-def check(cfg: RunConfig) -> None:
-    """Raise :class:`ConfigError` listing every problem of ``cfg``; return if there are none."""
+def check(cfg: RunConfig) -> frozenset[OptIn]:
+    """The opt-ins ``cfg`` relies on; or :class:`ConfigError` listing every problem."""
     checker = _Checker(cfg)
     checker.run()
     if checker.problems:
         raise ConfigError(checker.problems)
-
-
-def used_opt_ins(cfg: RunConfig) -> frozenset[OptIn]:
-    """The opt-ins ``cfg`` relies on (each is granted, or ``cfg`` could not exist)."""
-    checker = _Checker(cfg)
-    checker.run()
     return frozenset(checker.used)
 
 
