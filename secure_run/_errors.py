@@ -3,7 +3,16 @@
 The tree::
 
     SecureRunError
-    └── ConfigError (also a ValueError)   a configuration was refused before the daemon saw it
+    ├── ConfigError (also a ValueError)   a configuration was refused before the daemon saw it
+    ├── DaemonUnavailable                 no Docker Engine answers where the client points
+    ├── ImageNotFound                     the image is not there and the pull policy forbids a pull
+    ├── UnsupportedFeature                the engine cannot honour a setting; refused before create
+    ├── LaunchError                       the engine refused to create or start the container
+    ├── RunTimeout                        the engine did not answer in time
+    └── HardeningNotApplied               the container did not get what its config asked for
+
+Docker SDK and requests exceptions never escape the public API: they are
+translated in one place, ``_docker_errors``, with the original as ``__cause__``.
 
 Every ``ConfigError`` carries the full list of :class:`Problem` records found at once,
 each naming the field, the value given and the fix.
@@ -15,7 +24,17 @@ from collections.abc import Iterable
 
 import attrs
 
-__all__ = ["ConfigError", "Problem", "SecureRunError"]
+__all__ = [
+    "ConfigError",
+    "DaemonUnavailable",
+    "HardeningNotApplied",
+    "ImageNotFound",
+    "LaunchError",
+    "Problem",
+    "RunTimeout",
+    "SecureRunError",
+    "UnsupportedFeature",
+]
 
 
 class SecureRunError(Exception):
@@ -76,3 +95,68 @@ class ConfigError(SecureRunError, ValueError):
 def show(value: object) -> str:
     """Render a user's value for a message: repr for text, str for the rest."""
     return repr(value) if isinstance(value, str) else str(value)
+
+
+class DaemonUnavailable(SecureRunError):
+    """No Docker Engine answers at the address the client uses.
+
+    .. versionadded:: 0.1
+    """
+
+
+class ImageNotFound(SecureRunError):
+    """The image is not present and the pull policy does not allow pulling it.
+
+    Attributes:
+        image: The image reference that was not found.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, message: str, *, image: str) -> None:
+        super().__init__(message)
+        self.image = image
+
+
+class UnsupportedFeature(SecureRunError):
+    """The engine cannot honour a setting; it is refused before the container is created.
+
+    Attributes:
+        problems: Each setting the engine cannot honour, with the reason and the fix.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"the engine cannot honour this configuration:\n{lines}")
+
+
+class LaunchError(SecureRunError):
+    """The engine refused to create or start the container (it has been removed).
+
+    .. versionadded:: 0.1
+    """
+
+
+class RunTimeout(SecureRunError):
+    """The engine did not answer within the time allowed.
+
+    .. versionadded:: 0.1
+    """
+
+
+class HardeningNotApplied(SecureRunError):
+    """A container did not get the hardening its config asked for.
+
+    Attributes:
+        report: The verification report, listing each property with the expected
+            value, the actual one and where it was read.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, message: str, *, report: object) -> None:
+        super().__init__(message)
+        self.report = report
