@@ -21,7 +21,10 @@ from importlib.metadata import distribution
 import docker, hypothesis, mypy, pytest, ruff  # noqa: F401
 import secure_run
 
-distribution("secure-run")
+dist = distribution("secure-run")
+# the installed metadata must be this checkout's: e.g. the pytest plugin's entry point
+if not any(e.name == "secure_run" for e in dist.entry_points if e.group == "pytest11"):
+    sys.exit(1)
 root = os.path.realpath(sys.argv[1])
 here = os.path.realpath(os.path.dirname(secure_run.__file__))
 sys.exit(0 if here == os.path.join(root, "secure_run") else 1)

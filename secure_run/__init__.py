@@ -1,18 +1,20 @@
 """secure_run: hardened, validated, verifiable Docker container launches.
 
 Build an immutable :class:`RunConfig` from a secure preset, and every bad or
-weaker setting is refused before the daemon sees it::
+weaker setting is refused before the daemon sees it; then run it, with a
+timeout that kills, capped output, verification and no leaked containers::
 
     import secure_run as sr
 
     cfg = sr.builder("busybox").command(["id"]).memory("256m").build()
-    docker.from_env().containers.run(**cfg.to_docker_kwargs(), remove=True)
+    result = sr.run(cfg, timeout=10)
 """
 
 from __future__ import annotations
 
 from ._builder import RunBuilder
 from ._capabilities import DANGEROUS_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES
+from ._cleanup import Reaped, cleanup
 from ._config import (
     Device,
     Explanation,
@@ -28,16 +30,36 @@ from ._config import (
     Ulimit,
     User,
 )
-from ._errors import ConfigError, Problem, SecureRunError
+from ._engine import EngineFacts, engine_facts
+from ._errors import (
+    ConfigError,
+    DaemonUnavailable,
+    HardeningNotApplied,
+    ImageNotFound,
+    LaunchError,
+    Problem,
+    RunTimeout,
+    SecureRunError,
+    UnsupportedFeature,
+)
+from ._launch import ExecResult, RunResult, SecureContainer, Streams, launch, run
 from ._presets import Preset, PresetLine, builder, preset, presets
+from ._verify import Check, VerifyReport, verify
 
 __all__ = [
     "DANGEROUS_CAPABILITIES",
     "DOCKER_DEFAULT_CAPABILITIES",
+    "Check",
     "ConfigError",
+    "DaemonUnavailable",
     "Device",
+    "EngineFacts",
+    "ExecResult",
     "Explanation",
+    "HardeningNotApplied",
     "Healthcheck",
+    "ImageNotFound",
+    "LaunchError",
     "LogLimits",
     "Mount",
     "OptIn",
@@ -45,17 +67,29 @@ __all__ = [
     "Preset",
     "PresetLine",
     "Problem",
+    "Reaped",
     "RestartPolicy",
     "RunBuilder",
     "RunConfig",
+    "RunResult",
+    "RunTimeout",
     "Seccomp",
+    "SecureContainer",
     "SecureRunError",
+    "Streams",
     "Tmpfs",
     "Ulimit",
+    "UnsupportedFeature",
     "User",
+    "VerifyReport",
     "builder",
+    "cleanup",
+    "engine_facts",
+    "launch",
     "preset",
     "presets",
+    "run",
+    "verify",
 ]
 
 __version__ = "0.1.0.dev0"

@@ -16,7 +16,14 @@ import docker.types
 from ._config import LABEL_PREFIX, PortBinding, RunConfig
 from ._errors import ConfigError
 
-__all__ = ["config_labels", "security_opts", "to_cli", "to_compose", "to_docker_kwargs"]
+__all__ = [
+    "config_labels",
+    "sdk_kwargs",
+    "security_opts",
+    "to_cli",
+    "to_compose",
+    "to_docker_kwargs",
+]
 
 
 def config_labels(cfg: RunConfig) -> dict[str, str]:
@@ -78,6 +85,15 @@ def to_docker_kwargs(cfg: RunConfig) -> dict[str, Any]:
         ConfigError: The config holds a setting docker-py cannot carry (``stop_timeout``).
     """
     _refuse_stop_timeout(cfg)
+    return sdk_kwargs(cfg)
+
+
+def sdk_kwargs(cfg: RunConfig) -> dict[str, Any]:
+    """The docker-py kwargs of every setting but ``stop_timeout``, which the caller sets.
+
+    secure_run's own launcher uses this with the lower-level create call, which
+    does take a stop timeout.
+    """
     kw: dict[str, Any] = {
         "image": cfg.image,
         "environment": dict(cfg.env),

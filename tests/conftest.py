@@ -23,6 +23,8 @@ import pytest
 
 from secure_run.testing import TEST_LABELS, build_test_image
 
+pytest_plugins = ["pytester"]
+
 _PING_TIMEOUT = 5
 _LEAK_GRACE = 3.0
 
@@ -89,7 +91,8 @@ def test_image(docker_client: docker.DockerClient) -> str:
 def _test_container_ids(client: docker.DockerClient) -> set[str]:
     labels: str | list[str] | bool = [f"{key}={value}" for key, value in TEST_LABELS.items()]
     filters = {"label": labels}
-    return {c.id for c in client.containers.list(all=True, filters=filters) if c.id}
+    # One list call; the high-level list inspects each container and races with removals.
+    return {c["Id"] for c in client.api.containers(all=True, filters=filters)}
 
 
 @pytest.fixture(autouse=True)

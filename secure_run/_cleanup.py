@@ -1,0 +1,93 @@
+"""Reaping: remove the containers secure_run left behind.
+
+A container is reaped when its owner process is gone (the owner label names the
+host, the pid and the process's start time, so a reused pid does not count as
+alive), or, when asked, when it is older than a given age. Containers of live
+owners are left alone, so cleanup is safe while other processes are launching.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import attrs
+import docker
+import docker.errors
+
+from ._docker_errors import connect, translated
+from ._launch import CREATED_LABEL, MANAGED_LABEL, OWNER_LABEL, _remove, owner_id
+
+__all__ = ["Reaped", "cleanup"]
+
+
+@attrs.frozen
+class Reaped:
+    """One container :func:`cleanup` removed, and why.
+
+    .. versionadded:: 0.1
+    """
+
+    container_id: str
+    name: str
+    owner: str
+    reason: str
+
+
+def _owner_gone(owner: str) -> str | None:
+    """Why the owner counts as gone, or None if it is alive or on another host."""
+    host, _, rest = owner.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdecimal():
+        return None
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return f"owner process {pid} is gone"
+    except PermissionError:
+        pass  # alive, but someone else's
+    if start != "?" and owner_id(pid).rpartition(":")[2] not in (start, "?"):
+        return f"owner pid {pid} now belongs to another process"
+    return None
+
+
+def cleanup(
+    client: docker.DockerClient | None = None, *, older_than: float | None = None
+) -> list[Reaped]:
+    """Remove containers secure_run created whose owner process is gone.
+
+    Args:
+        client: The Docker client; ``docker.from_env()`` when omitted.
+        older_than: Also remove managed containers created more than this many
+            seconds ago, whoever owns them.
+
+    Returns:
+        What was removed, with the reason for each.
+
+    .. versionadded:: 0.1
+    """
+    client = connect(client)
+    with translated("list containers", client=client):
+        found = client.api.containers(all=True, filters={"label": f"{MANAGED_LABEL}=1"})
+    reaped = []
+    now = time.time()
+    for entry in found:
+        labels = entry.get("Labels") or {}
+        owner = labels.get(OWNER_LABEL, "")
+        reason = _owner_gone(owner)
+        if reason is None and older_than is not None:
+            try:
+                age = now - float(labels.get(CREATED_LABEL, "inf"))
+            except ValueError:
+                age = 0.0
+            if age > older_than:
+                reason = f"created {age:.0f} s ago, older than {older_than:g} s"
+        if reason is None:
+            continue
+        if not _remove(client, entry["Id"]):
+            continue
+        names = entry.get("Names") or ["?"]
+        reaped.append(Reaped(entry["Id"], names[0].lstrip("/"), owner, reason))
+    return reaped
