@@ -12,8 +12,10 @@ all: lint test
 bootstrap:
 	scripts/bootstrap.sh
 
+# The main job: what a restricted container really gets, next to a plain `docker run`.
 demo: bootstrap
-	$(PYTHON) examples/side_by_side.py
+	$(PYTHON) -m secure_run.testing >/dev/null
+	$(PYTHON) -m secure_run probe secure-run-test/busybox:latest --vs-default
 
 test: bootstrap
 	$(PYTHON) -m pytest $(PYTEST_ARGS)

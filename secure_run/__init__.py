@@ -12,6 +12,7 @@ timeout that kills, capped output, verification and no leaked containers::
 
 from __future__ import annotations
 
+from ._audit import CHECKS, AuditReport, CheckSpec, Finding, audit, audit_all, audit_config
 from ._builder import RunBuilder
 from ._capabilities import DANGEROUS_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES
 from ._cleanup import Reaped, cleanup
@@ -30,6 +31,7 @@ from ._config import (
     Ulimit,
     User,
 )
+from ._doctor import DoctorFinding, DoctorReport, doctor
 from ._engine import EngineFacts, engine_facts
 from ._errors import (
     ConfigError,
@@ -47,15 +49,21 @@ from ._presets import Preset, PresetLine, builder, preset, presets
 from ._verify import Check, VerifyReport, verify
 
 __all__ = [
+    "CHECKS",
     "DANGEROUS_CAPABILITIES",
     "DOCKER_DEFAULT_CAPABILITIES",
+    "AuditReport",
     "Check",
+    "CheckSpec",
     "ConfigError",
     "DaemonUnavailable",
     "Device",
+    "DoctorFinding",
+    "DoctorReport",
     "EngineFacts",
     "ExecResult",
     "Explanation",
+    "Finding",
     "HardeningNotApplied",
     "Healthcheck",
     "ImageNotFound",
@@ -82,8 +90,12 @@ __all__ = [
     "UnsupportedFeature",
     "User",
     "VerifyReport",
+    "audit",
+    "audit_all",
+    "audit_config",
     "builder",
     "cleanup",
+    "doctor",
     "engine_facts",
     "launch",
     "preset",

@@ -502,12 +502,17 @@ class RunResult:
     kill_latency_s: float | None = None
 
 
+#: Called with ``"stdout"`` or ``"stderr"`` and each chunk of output as it arrives.
+OutputCallback = Callable[[str, bytes], None]
+
+
 class _Collector:
     """Reads the attached stream in a thread, keeping at most ``limit`` bytes a stream."""
 
-    def __init__(self, sock: Any, limit: int) -> None:
+    def __init__(self, sock: Any, limit: int, on_output: OutputCallback | None) -> None:
         self._sock = sock
         self._limit = limit
+        self._on_output = on_output
         self.data = {1: bytearray(), 2: bytearray()}
         self.truncated = {1: False, 2: False}
         self.error: BaseException | None = None
@@ -520,6 +525,8 @@ class _Collector:
                 buffer = self.data.get(stream)
                 if buffer is None:
                     continue
+                if self._on_output is not None:
+                    self._on_output("stdout" if stream == 1 else "stderr", chunk)
                 room = self._limit - len(buffer)
                 if len(chunk) > room:
                     self.truncated[stream] = True
@@ -579,10 +586,16 @@ def run(
     client: docker.DockerClient | None = None,
     strict: bool = True,
     pull: PullPolicy = "never",
+    verify: bool = False,
+    on_output: OutputCallback | None = None,
 ) -> RunResult:
     """Run a container to completion and return what it did; the container is removed.
 
     The timeout is a wall-clock kill of the container, not an HTTP timeout.
+    The daemon's record of the container is verified before it starts; with
+    ``verify=True`` the kernel's state is verified too, once it runs.
+    ``on_output`` is called with each chunk as it arrives (``max_output`` caps
+    only what is kept in the result).
     Standard output and error are kept apart and capped at ``max_output`` bytes
     each. ``stdin`` is written to the process (this works with a read-only root).
 
@@ -605,32 +618,41 @@ def run(
     client = _prepare(cfg, client, pull)
     container_id = _create(client, cfg, strict=strict, stdin=stdin is not None)
     try:
-        return _run_created(client, cfg, container_id, timeout, stdin, max_output, strict)
+        options = _RunOptions(timeout, stdin, max_output, strict, verify, on_output)
+        return _run_created(client, cfg, container_id, options)
     finally:
         _remove(client, container_id)
         _LIVE.discard(container_id)
 
 
+@attrs.frozen
+class _RunOptions:
+    timeout: float | None
+    stdin: bytes | None
+    max_output: int
+    strict: bool
+    verify: bool
+    on_output: OutputCallback | None
+
+
 def _run_created(
-    client: docker.DockerClient,
-    cfg: RunConfig,
-    container_id: str,
-    timeout: float | None,
-    stdin: bytes | None,
-    max_output: int,
-    strict: bool,
+    client: docker.DockerClient, cfg: RunConfig, container_id: str, options: _RunOptions
 ) -> RunResult:
-    verify(container_id, cfg, client=client, strict=strict, kernel=False)
+    verify(container_id, cfg, client=client, strict=options.strict, kernel=False)
+    stdin = options.stdin
     params = {"stdout": 1, "stderr": 1, "stream": 1, "stdin": int(stdin is not None)}
     with translated("attach to container", client=client):
         sock = client.api.attach_socket(container_id, params=params)
     try:
-        collector = _Collector(sock, max_output)
+        collector = _Collector(sock, options.max_output, options.on_output)
         with translated("start container", client=client):
             client.api.start(container_id)
         started = time.monotonic()
+        if options.verify:
+            _verify_started(SecureContainer(container_id, cfg, client), options.strict)
         if stdin is not None:
             _send_stdin(sock, stdin)
+        timeout = options.timeout
         deadline = None if timeout is None else started + timeout
         with translated("wait for container", client=client):
             exited = _wait_until(client, container_id, deadline)

@@ -439,3 +439,7 @@ def _add_file(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
     info.size = len(data)
     info.mode = mode
     tar.addfile(info, io.BytesIO(data))
+
+
+if __name__ == "__main__":  # `python -m secure_run.testing` builds the test image
+    print(build_test_image(docker.from_env()))

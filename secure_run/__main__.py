@@ -1,0 +1,7 @@
+"""``python -m secure_run``: the ``secure-run`` command line."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())

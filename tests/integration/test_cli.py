@@ -1,0 +1,145 @@
+"""The ``secure-run`` command line, run as a subprocess: exit codes, JSON, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from secure_run.testing import TEST_LABELS
+
+LABEL = "=".join(next(iter(TEST_LABELS.items())))
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m secure_run ARGS``, with its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "secure_run", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_run_streams_output_and_exits_with_the_containers_code(test_image: str) -> None:
+    """run prints the container's stdout and stderr and exits with its exit code."""
+    done = cli(
+        "run", "--label", LABEL, test_image, "--", "sh", "-c", "echo out; echo err >&2; exit 3"
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (3, "out\n", "err\n")
+
+
+def test_run_timeout_kills(test_image: str) -> None:
+    """run --timeout kills an endless loop, says so, and exits 137."""
+    done = cli(
+        "run",
+        "--label",
+        LABEL,
+        "--timeout",
+        "1",
+        test_image,
+        "--",
+        "sh",
+        "-c",
+        "while :; do :; done",
+    )
+    assert done.returncode == 137
+    assert "timeout" in done.stderr
+
+
+def test_run_verify(test_image: str) -> None:
+    """run --verify checks the kernel's state and still runs the command."""
+    done = cli("run", "--verify", "--label", LABEL, test_image, "--", "sleep", "1")
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["config", "--memory", "12x", "img"], "memory='12x'"),
+        (["config", "--cap-add", "net_admin", "img"], "--opt-in dangerous-capability"),
+        (["config", "--user", "0", "img"], "root"),
+        (["config", "--preset", "nope", "img"], "unknown preset"),
+        (["config", "--publish", "1:2:3:4", "img"], "publish"),
+        (["bogus"], "invalid choice"),
+        (["run", "--timeout", "soon", "img"], "invalid float"),
+        (["audit"], "--all"),
+    ],
+)
+def test_a_users_mistake_is_one_line_and_exit_2(args: list[str], fragment: str) -> None:
+    """A bad input prints exactly one line naming the problem, exits 2, no traceback."""
+    done = cli(*args)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert fragment in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_image_is_one_line(docker_client) -> None:
+    """A missing image (pull never) is one line naming the image, exit 2."""
+    done = cli("run", "--label", LABEL, "secure-run-test/absent:1", "--", "true")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "secure-run-test/absent:1" in done.stderr
+
+
+@pytest.mark.parametrize("fmt", ["kwargs", "compose", "json"])
+def test_config_formats_are_json(fmt: str) -> None:
+    """config --format kwargs/compose/json prints JSON that parses, with the settings."""
+    done = cli("config", "--format", fmt, "--memory", "128m", "busybox", "--", "id")
+    assert done.returncode == 0, done.stderr
+    assert "134217728" in json.dumps(json.loads(done.stdout))
+
+
+def test_config_cli_format() -> None:
+    """config --format cli prints a docker run line with the hardening flags."""
+    done = cli("config", "--format", "cli", "--pids-limit", "7", "busybox", "--", "id")
+    assert done.returncode == 0
+    assert done.stdout.startswith("docker run ")
+    assert "--cap-drop ALL" in done.stdout
+    assert "--pids-limit 7" in done.stdout
+
+
+def test_config_explain() -> None:
+    """config (explain) lists each setting with its CIS control."""
+    done = cli("config", "busybox")
+    assert done.returncode == 0
+    assert "CIS 5.29" in done.stdout
+
+
+def test_presets_list_and_one() -> None:
+    """presets lists every preset; presets NAME shows its table of reasons."""
+    listing = cli("presets")
+    one = cli("presets", "sandbox")
+    assert listing.returncode == one.returncode == 0
+    assert all(name in listing.stdout for name in ("restricted", "sandbox", "service", "baseline"))
+    assert "untrusted code never runs as root" in one.stdout
+
+
+def test_probe_vs_default(test_image: str, internal_network: str) -> None:
+    """probe --vs-default shows the hardened container next to a plain one."""
+    done = cli("probe", "--label", LABEL, test_image, "--vs-default",
+               "--default-network", internal_network)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = {line.split("  ")[0]: line for line in done.stdout.splitlines()}
+    assert "uid=65534" in lines["user"]
+    assert "uid=0" in lines["user"]
+    assert "read-only" in lines["root filesystem"]
+    assert "writable" in lines["root filesystem"]
+
+
+def test_cleanup_reports(docker_client) -> None:
+    """cleanup exits 0 and says how many containers it removed."""
+    done = cli("cleanup")
+    assert done.returncode == 0
+    assert "container(s) removed" in done.stdout
+
+
+def test_help_has_examples() -> None:
+    """--help carries examples."""
+    done = cli("--help")
+    assert done.returncode == 0
+    assert "examples:" in done.stdout
