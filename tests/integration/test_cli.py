@@ -143,3 +143,31 @@ def test_help_has_examples() -> None:
     done = cli("--help")
     assert done.returncode == 0
     assert "examples:" in done.stdout
+
+
+def test_audit_container_json(test_image: str, docker_client) -> None:
+    """audit ID --format json prints the report as JSON; the exit code follows its verdict."""
+    import secure_run as sr
+
+    cfg = sr.builder(test_image).labels(TEST_LABELS).command(["sleep", "60"]).build()
+    with sr.launch(cfg, client=docker_client) as c:
+        done = cli("audit", c.id, "--format", "json")
+    report = json.loads(done.stdout)
+    assert done.returncode == (0 if report["ok"] else 1)
+    assert {f["id"] for f in report["findings"]} >= {"5.4", "5.13", "5.29"}
+
+
+def test_audit_names_or_all_not_both() -> None:
+    """audit with both IDs and --all is a one-line mistake, exit 2."""
+    done = cli("audit", "abc", "--all")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+
+
+def test_doctor_json_and_exit_code(docker_client) -> None:
+    """doctor --format json parses; it exits 1 exactly when a check warns."""
+    done = cli("doctor", "--format", "json")
+    report = json.loads(done.stdout)
+    warned = any(f["status"] == "warn" for f in report["findings"])
+    assert done.returncode == (1 if warned else 0)
+    assert "engine-version" in {f["id"] for f in report["findings"]}
