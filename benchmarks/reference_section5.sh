@@ -6,9 +6,17 @@
 # functions/helper_lib.sh, docker-bench-security.sh) audits section 5 by running, for every
 # check, a loop over the running containers that makes one `docker inspect --format ...`
 # CLI call (or `docker port`, or `docker exec`) per container. This script makes the same
-# CLI calls, in the same order, with the same templates and the same fallback probes; it
-# leaves out the reference's colour, log and JSON output, so it costs the reference's
-# method at most, never more. The verdict lines it prints are rough and not the point.
+# CLI calls, in the same order, with the same templates and the same fallback probes. It
+# leaves out the reference's colour, log and JSON output, so its run time is a lower
+# bound for the reference's own. The verdict lines it prints are rough, not the point.
+#
+# Per container (off a swarm, nothing on docker0, exec off): 33 calls, which are 29
+# `docker inspect` (one of them the set-up's label read), 3 `docker port` and 1
+# `docker info` (5.15); 5.7 adds 2 `docker exec`. Per run: `docker ps` three times,
+# `docker info` once (5.1), `docker network ls`, one `docker network inspect` per
+# network and the docker0 network's container list. 5.15's calls follow
+# docker-bench-security PR #522 (merged 2023) and issue #538's "> 5" rule: per container,
+# its name and the swarm state, then the retry count.
 #
 # Usage:
 #   bash benchmarks/reference_section5.sh LABEL        # e.g. secure-run.bench=1
@@ -322,9 +330,9 @@ done
 [ $fail -eq 0 ] && pass "5.14"
 
 # 5.15 - Ensure that the 'on-failure' container restart policy is set to '5'
-# (since docker-bench-security PR #522/#539: per container, its name, the swarm state
-# from `docker info`, then .HostConfig.RestartPolicy.MaximumRetryCount off swarm, or the
-# owning service's .Spec.TaskTemplate.RestartPolicy.MaxAttempts on a swarm; WARN when > 5)
+# (since docker-bench-security PR #522 and issue #538: per container, its name, the swarm
+# state from `docker info`, then .HostConfig.RestartPolicy.MaximumRetryCount off a swarm,
+# or the owning service's .Spec.TaskTemplate.RestartPolicy.MaxAttempts on one; WARN > 5)
 fail=0
 for c in $containers; do
   container_name=$(docker inspect "$c" --format '{{.Name}}')
