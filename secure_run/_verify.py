@@ -467,6 +467,11 @@ def _inspect_checks(cfg: RunConfig, info: Mapping[str, Any]) -> Iterator[Check]:
 _OPT = re.compile(r"([A-Za-z-]+)(?:[=:](.*))?", re.DOTALL)
 
 
+def _daemon_disables_labels(cfg: RunConfig) -> bool:
+    """Whether the daemon itself adds ``label=disable`` (moby does for these settings)."""
+    return cfg.privileged or cfg.pid_mode == "host" or cfg.ipc_mode == "host"
+
+
 def _security_opt_checks(cfg: RunConfig, entries: Iterable[str]) -> Iterator[Check]:
     nnp = False
     seccomp: str | None = None
@@ -481,6 +486,8 @@ def _security_opt_checks(cfg: RunConfig, entries: Iterable[str]) -> Iterator[Che
             seccomp = value or ""
         elif key == "apparmor":
             apparmor = value or ""
+        elif key == "label" and value == "disable" and _daemon_disables_labels(cfg):
+            continue  # the daemon's own addition for host PID/IPC namespaces or privileged
         else:
             others.append(_cell(entry))
     yield _at_least(
