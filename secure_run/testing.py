@@ -21,13 +21,23 @@ The image is ``FROM scratch`` and holds:
   (setuid root) that prints ``ruid=<n> euid=<n> rgid=<n> egid=<n>`` followed by the
   ``CapPrm:`` and ``CapEff:`` lines of ``/proc/self/status``. Run as a non-root user
   it shows whether a setuid binary can still gain privileges, which is what
-  ``no-new-privileges`` is meant to prevent.
+  ``no-new-privileges`` is meant to prevent;
+* ``/usr/local/bin/sr-attack``, a static C program (not setuid, mode ``0755``) that
+  makes the one privileged or probing system call its first argument names and
+  prints one line, ``NAME: ok`` or ``NAME: errno=EPERM (Operation not permitted)``,
+  exiting 0 either way (2 for a usage error). See :data:`ATTACK_TOOL_SOURCE` for the
+  attacks (``chown``, ``mknod``, ``mount``, ``raw-socket``, ``sethostname``,
+  ``ptrace``, ``init-module``, ``finit-module``, ``settime``, ``kill``, ``fork-bomb``,
+  ``unshare-user``, ``connect``, ``read``, ``create``, ``write``). It sends nothing off
+  the machine: ``raw-socket`` only creates the socket, ``connect`` only ever dials
+  ``127.0.0.1``.
 
 It needs, on the machine running the tests: a static busybox (Debian and Ubuntu:
-``apt-get install busybox-static``) and, for the probe, ``gcc`` with a static C
-library (``apt-get install gcc libc6-dev``). Without gcc the image is built without
-the probe, see :func:`has_suid_probe`. The host binaries are copied into the image, so
-the engine must run on the same CPU architecture as the machine running the tests.
+``apt-get install busybox-static``) and, for the two C programs, ``gcc`` with a static
+C library (``apt-get install gcc libc6-dev``). Without gcc the image is built without
+them, see :func:`has_suid_probe` and :func:`has_attack_tool`. The host binaries are
+copied into the image, so the engine must run on the same CPU architecture as the
+machine running the tests.
 
 .. versionadded:: 0.1
 """
@@ -51,6 +61,9 @@ from docker.models.images import Image
 from ._errors import SecureRunError
 
 __all__ = [
+    "ATTACK_TOOL_LABEL",
+    "ATTACK_TOOL_PATH",
+    "ATTACK_TOOL_SOURCE",
     "IMAGE_LABEL",
     "RECIPE_LABEL",
     "SUID_PROBE_LABEL",
@@ -60,6 +73,7 @@ __all__ = [
     "TEST_LABELS",
     "TestImageError",
     "build_test_image",
+    "has_attack_tool",
     "has_suid_probe",
 ]
 
@@ -110,8 +124,215 @@ int main(void)
 }
 """
 
+#: Label set to ``"1"`` when the image holds the attack tool, ``"0"`` when it does not.
+ATTACK_TOOL_LABEL = "io.secure-run.attack-tool"
+
+#: Where the attack tool lives inside the image.
+ATTACK_TOOL_PATH = "/usr/local/bin/sr-attack"
+
+#: The C source of the attack tool, compiled on the host with ``gcc -static -O2``.
+ATTACK_TOOL_SOURCE = r"""
+/*
+ * sr-attack NAME [ARG...]: make the one system call NAME is about and print one line,
+ * "NAME: ok" or "NAME: errno=EPERM (Operation not permitted)"; exit 0 either way,
+ * 2 for a usage error.
+ *
+ *   chown [PATH=/tmp]        chown(PATH, getuid(), getgid())
+ *   mknod [PATH=/tmp/sr-mem] mknod(PATH, S_IFCHR, makedev(1, 1)), a /dev/mem
+ *   mount [DIR=/tmp/sr-mnt]  mkdir DIR, then mount a tmpfs on it
+ *   raw-socket               socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), closed unused
+ *   sethostname              sethostname("sr-attack")
+ *   ptrace [PID=1]           ptrace(PTRACE_ATTACH, PID), detached again at once
+ *   init-module              init_module() of 64 bytes that are no module
+ *   finit-module             finit_module() of this very program, which is no module
+ *   settime                  clock_settime(CLOCK_REALTIME) to the time it reads
+ *   kill PID [SIG=9]         kill(PID, SIG)
+ *   fork-bomb                fork() in every process, for ever (never exits)
+ *   unshare-user             unshare(CLONE_NEWUSER)
+ *   connect PORT             a TCP connect to 127.0.0.1:PORT (never another address)
+ *   read PATH                read PATH; prints "read: ok bytes=N" (N at most ~1 MiB)
+ *   create PATH              open(PATH, O_CREAT | O_EXCL | O_WRONLY)
+ *   write PATH [DATA]        open(PATH, O_WRONLY), then write DATA
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NAME(e) case e: return #e
+static const char *errno_name(int e)
+{
+    switch (e) {
+    NAME(EPERM); NAME(ENOENT); NAME(ESRCH); NAME(EINTR); NAME(EIO); NAME(EBADF);
+    NAME(EAGAIN); NAME(ENOMEM); NAME(EACCES); NAME(EFAULT); NAME(EBUSY); NAME(EEXIST);
+    NAME(ENODEV); NAME(ENOTDIR); NAME(EISDIR); NAME(EINVAL); NAME(ENOSPC); NAME(EROFS);
+    NAME(ENOSYS); NAME(ENOEXEC); NAME(EOPNOTSUPP); NAME(EAFNOSUPPORT);
+    NAME(EPROTONOSUPPORT); NAME(EADDRNOTAVAIL); NAME(ENETUNREACH); NAME(ECONNREFUSED);
+    NAME(EHOSTUNREACH); NAME(ETIMEDOUT);
+    default: return "E?";
+    }
+}
+
+static int report(const char *name, long rc)
+{
+    if (rc < 0) {
+        int e = errno;
+        printf("%s: errno=%s (%s)\n", name, errno_name(e), strerror(e));
+    } else {
+        printf("%s: ok\n", name);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *name = argc > 1 ? argv[1] : "";
+    const char *arg = argc > 2 ? argv[2] : NULL;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (strcmp(name, "chown") == 0) {
+        return report(name, chown(arg ? arg : "/tmp", getuid(), getgid()));
+    }
+    if (strcmp(name, "mknod") == 0) {
+        return report(name, mknod(arg ? arg : "/tmp/sr-mem", S_IFCHR | 0600, makedev(1, 1)));
+    }
+    if (strcmp(name, "mount") == 0) {
+        const char *dir = arg ? arg : "/tmp/sr-mnt";
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+            return report("mkdir", -1);
+        }
+        return report(name, mount("sr-attack", dir, "tmpfs", 0, "size=1m"));
+    }
+    if (strcmp(name, "raw-socket") == 0) {
+        int fd = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);   /* created, never used */
+        if (fd >= 0) {
+            close(fd);
+        }
+        return report(name, fd);
+    }
+    if (strcmp(name, "sethostname") == 0) {
+        return report(name, sethostname("sr-attack", 9));
+    }
+    if (strcmp(name, "ptrace") == 0) {
+        pid_t pid = (pid_t)atoi(arg ? arg : "1");
+        long rc = ptrace(PTRACE_ATTACH, pid, NULL, NULL);
+        int saved = errno;
+        if (rc == 0) {
+            waitpid(pid, NULL, __WALL);
+            ptrace(PTRACE_DETACH, pid, NULL, NULL);
+        }
+        errno = saved;
+        return report(name, rc);
+    }
+    if (strcmp(name, "init-module") == 0) {
+        static char image[64] = "not an ELF module";  /* refused before it is parsed */
+        return report(name, syscall(SYS_init_module, image, sizeof image, ""));
+    }
+    if (strcmp(name, "finit-module") == 0) {
+        int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            return report("open", -1);
+        }
+        return report(name, syscall(SYS_finit_module, fd, "", 0));
+    }
+    if (strcmp(name, "settime") == 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);   /* set the clock to what it already says */
+        return report(name, clock_settime(CLOCK_REALTIME, &now));
+    }
+    if (strcmp(name, "kill") == 0 && arg != NULL) {
+        int sig = argc > 3 ? atoi(argv[3]) : SIGKILL;
+        return report(name, kill((pid_t)atoi(arg), sig));
+    }
+    if (strcmp(name, "fork-bomb") == 0) {
+        /* Every process forks for ever and a refused fork is retried after 10 ms, so
+           the bomb holds every pid it gets until it is killed. Only the first process
+           reports, once, the first refusal. */
+        pid_t first = getpid();
+        int told = 0;
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        for (;;) {
+            if (fork() < 0) {
+                if (!told && getpid() == first) {
+                    report(name, -1);
+                    told = 1;
+                }
+                nanosleep(&pause, NULL);
+            }
+        }
+    }
+    if (strcmp(name, "unshare-user") == 0) {
+        return report(name, unshare(CLONE_NEWUSER));
+    }
+    if (strcmp(name, "connect") == 0 && arg != NULL) {
+        struct sockaddr_in addr;
+        int fd;
+        memset(&addr, 0, sizeof addr);
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons((unsigned short)atoi(arg));
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);   /* only ever 127.0.0.1 */
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) {
+            return report("socket", -1);
+        }
+        return report(name, connect(fd, (struct sockaddr *)&addr, sizeof addr));
+    }
+    if (strcmp(name, "read") == 0 && arg != NULL) {
+        char buf[4096];
+        long total = 0;
+        ssize_t n;
+        int fd = open(arg, O_RDONLY);
+        if (fd < 0) {
+            return report(name, -1);
+        }
+        while ((n = read(fd, buf, sizeof buf)) > 0 && total < (1L << 20)) {
+            total += n;
+        }
+        if (n < 0) {
+            return report(name, -1);
+        }
+        printf("%s: ok bytes=%ld\n", name, total);
+        return 0;
+    }
+    if (strcmp(name, "create") == 0 && arg != NULL) {
+        int fd = open(arg, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return report(name, fd);
+    }
+    if (strcmp(name, "write") == 0 && arg != NULL) {
+        const char *data = argc > 3 ? argv[3] : "";
+        int fd = open(arg, O_WRONLY);
+        if (fd < 0) {
+            return report(name, -1);
+        }
+        return report(name, write(fd, data, strlen(data)));
+    }
+    fprintf(stderr, "usage: sr-attack NAME [ARG...], NAME one of: chown mknod mount "
+                    "raw-socket sethostname ptrace init-module finit-module settime kill "
+                    "fork-bomb unshare-user connect read create write\n");
+    return 2;
+}
+"""
+
 # Bump when the way the image is put together changes, so old images get rebuilt.
-_RECIPE_VERSION = "2"
+_RECIPE_VERSION = "3"
 
 _USERS_FILE = (
     "root:x:0:0:root:/root:/bin/sh\n"
@@ -197,6 +418,7 @@ def build_test_image(
                 _USERS_FILE,
                 _GROUPS_FILE,
                 SUID_PROBE_SOURCE,
+                ATTACK_TOOL_SOURCE,
             )
         ).encode()
     ).hexdigest()
@@ -204,12 +426,14 @@ def build_test_image(
     if existing is not None and not rebuild and existing.labels.get(RECIPE_LABEL) == recipe:
         return tag
 
-    probe = _compile_probe(gcc) if gcc is not None else None
-    context = _build_context(binary=binary, applets=applets, base=base, probe=probe)
+    probe = _compile(gcc, SUID_PROBE_SOURCE, "suid-probe") if gcc is not None else None
+    attack = _compile(gcc, ATTACK_TOOL_SOURCE, "sr-attack") if gcc is not None else None
+    context = _build_context(binary=binary, applets=applets, base=base, probe=probe, attack=attack)
     labels = {
         IMAGE_LABEL: "1",
         RECIPE_LABEL: recipe,
         SUID_PROBE_LABEL: "1" if probe is not None else "0",
+        ATTACK_TOOL_LABEL: "1" if attack is not None else "0",
     }
     try:
         client.images.build(
@@ -243,6 +467,23 @@ def has_suid_probe(client: docker.DockerClient, tag: str = TEST_IMAGE) -> bool:
     """
     image = _get_image(client, tag)
     return image is not None and image.labels.get(SUID_PROBE_LABEL) == "1"
+
+
+def has_attack_tool(client: docker.DockerClient, tag: str = TEST_IMAGE) -> bool:
+    """Whether the test image ``tag`` holds the attack tool at :data:`ATTACK_TOOL_PATH`.
+
+    Args:
+        client: The client of the engine holding the image.
+        tag: The test image, as :func:`build_test_image` returned it.
+
+    Returns:
+        ``True`` when the image was built with the tool (``gcc`` was found),
+        ``False`` when it was built without it or does not exist.
+
+    .. versionadded:: 0.1
+    """
+    image = _get_image(client, tag)
+    return image is not None and image.labels.get(ATTACK_TOOL_LABEL) == "1"
 
 
 def _get_image(client: docker.DockerClient, name: str) -> Image | None:
@@ -369,11 +610,12 @@ def _busybox_base(client: docker.DockerClient, *, allow_pull: bool) -> str:
     return f"{_BUSYBOX_BASE}:latest"
 
 
-def _compile_probe(gcc: str) -> bytes | None:
+def _compile(gcc: str, text: str, name: str) -> bytes | None:
+    """``text`` compiled with ``gcc -static -O2``; None without a static C library."""
     with tempfile.TemporaryDirectory(prefix="secure-run-probe-") as tmp:
-        source = Path(tmp, "suid-probe.c")
-        output = Path(tmp, "suid-probe")
-        source.write_text(SUID_PROBE_SOURCE)
+        source = Path(tmp, f"{name}.c")
+        output = Path(tmp, name)
+        source.write_text(text)
         try:
             subprocess.run(
                 [gcc, "-static", "-O2", "-o", str(output), str(source)],
@@ -382,14 +624,19 @@ def _compile_probe(gcc: str) -> bytes | None:
                 timeout=_HOST_TIMEOUT,
             )
         except (OSError, subprocess.SubprocessError):
-            # gcc without a static C library (libc6-dev): build without the probe,
-            # which the SUID_PROBE_LABEL records.
+            # gcc without a static C library (libc6-dev): build without the program,
+            # which its label (SUID_PROBE_LABEL, ATTACK_TOOL_LABEL) records.
             return None
         return output.read_bytes()
 
 
 def _build_context(
-    *, binary: Path | None, applets: list[str], base: str | None, probe: bytes | None
+    *,
+    binary: Path | None,
+    applets: list[str],
+    base: str | None,
+    probe: bytes | None,
+    attack: bytes | None,
 ) -> io.BytesIO:
     """A tar build context: a Dockerfile, ``rootfs/`` copied to ``/`` and ``home-app/``."""
     lines = [f"FROM {base}" if base is not None else "FROM scratch", "COPY rootfs/ /"]
@@ -418,11 +665,14 @@ def _build_context(
                 tar.addfile(link)
         _add_file(tar, "rootfs/etc/passwd", _USERS_FILE.encode(), 0o644)
         _add_file(tar, "rootfs/etc/group", _GROUPS_FILE.encode(), 0o644)
-        if probe is not None:
+        if probe is not None or attack is not None:
             for directory in ("rootfs/usr", "rootfs/usr/local", "rootfs/usr/local/bin"):
                 _add_dir(tar, directory)
+        if probe is not None:
             # COPY makes it root-owned; the RUN step above adds the setuid bit.
             _add_file(tar, "rootfs" + SUID_PROBE_PATH, probe, 0o755)
+        if attack is not None:
+            _add_file(tar, "rootfs" + ATTACK_TOOL_PATH, attack, 0o755)
     buffer.seek(0)
     return buffer
 

@@ -1,0 +1,1 @@
+"""The containment battery: attacks run in preset containers on the real engine."""
