@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import enum
+import functools
 import logging
 import os
 import signal
@@ -32,7 +33,7 @@ from docker.utils import socket as _sdk_socket
 from typing_extensions import Self
 
 from ._config import LABEL_PREFIX, RunConfig
-from ._docker_errors import connect, translated
+from ._docker_errors import _close_unix_sockets, connect, translated
 from ._engine import create_warnings, engine_facts, refuse_unsupported
 from ._errors import ConfigError, HardeningNotApplied, ImageNotFound, LaunchError, RunTimeout
 from ._translate import sdk_kwargs
@@ -101,6 +102,8 @@ class _Live:
         self._containers: dict[str, docker.DockerClient] = {}
         self._previous: Any = None
         self._installed = False
+        #: Signals held while a create request is in flight (main thread only).
+        self.held: list[int] | None = None
 
     def add(self, container_id: str, client: docker.DockerClient) -> None:
         with self._lock:
@@ -121,6 +124,39 @@ class _Live:
             _remove(client, container_id)
             self.discard(container_id)
 
+    @contextlib.contextmanager
+    def creating(self) -> Iterator[None]:
+        """Hold SIGINT and SIGTERM while a create request is in flight (main thread only).
+
+        Cutting the request short would lose the daemon's answer, and with it the id of
+        a container the daemon goes on to create. A signal that arrives meanwhile is
+        raised again when the block ends, by when the container is tracked; a second
+        SIGINT is acted on at once. In other threads the request is never interrupted
+        (Python runs signal handlers in the main thread).
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        held: list[int] = []
+        with self._lock:
+            self._install_sigterm()  # SIGTERM is now _on_sigterm, which holds it below
+        previous_int = signal.getsignal(signal.SIGINT)
+        holds_int = callable(previous_int)
+        if holds_int:
+            signal.signal(signal.SIGINT, functools.partial(_hold_sigint, held, previous_int))
+        self.held = held
+        try:
+            yield
+        finally:
+            self.held = None
+            if holds_int:
+                signal.signal(signal.SIGINT, previous_int)
+            with self._lock:
+                if not self._containers:
+                    self._restore_sigterm()
+            for signum in held:
+                signal.raise_signal(signum)
+
     def _install_sigterm(self) -> None:
         if self._installed or threading.current_thread() is not threading.main_thread():
             return
@@ -140,7 +176,19 @@ class _Live:
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     """SIGTERM during a launch: unwind cleanly, so every ``finally`` removes its container."""
+    held = _LIVE.held
+    if held is not None and signum not in held:
+        held.append(signum)  # a create request is in flight: act once it is answered
+        return
     raise SystemExit(128 + signum)
+
+
+def _hold_sigint(held: list[int], previous: Any, signum: int, frame: FrameType | None) -> None:
+    """SIGINT while a create request is in flight: hold it, unless it is the second."""
+    if signum in held:
+        previous(signum, frame)
+        return
+    held.append(signum)
 
 
 _LIVE = _Live()
@@ -159,12 +207,22 @@ def _remove(client: docker.DockerClient, container_id: str) -> bool:
         except docker.errors.NotFound:
             return True
         except (docker.errors.DockerException, requests.RequestException) as exc:
+            _close_unix_sockets(exc)  # docker-py leaves a failed connect()'s socket open
             logger.warning("could not remove container %s: %s", container_id[:12], exc)
             return False
         except KeyboardInterrupt:
             if attempt == 2:
                 raise
     return False
+
+
+def _release(client: docker.DockerClient, container_id: str) -> None:
+    """Remove a tracked container, or keep tracking it for the retry at interpreter exit.
+
+    A container that cannot be removed now (no engine answers) stays tracked.
+    """
+    if _remove(client, container_id):
+        _LIVE.discard(container_id)
 
 
 # -- creating ------------------------------------------------------------------------
@@ -215,15 +273,17 @@ def _create(client: docker.DockerClient, cfg: RunConfig, *, strict: bool, stdin:
     config = _api(client).create_container_config(**create, stop_timeout=cfg.stop_timeout)
     if stdin:
         config["StdinOnce"] = True  # stdin closes when the attached writer closes
-    with translated("create container", image=cfg.image, client=client):
-        response = _api(client).create_container_from_config(config, name, platform)
-    container_id: str = response["Id"]
-    _LIVE.add(container_id, client)
+    container_id: str | None = None
     try:
+        with _LIVE.creating():  # a signal now would lose the id of what the daemon makes
+            with translated("create container", image=cfg.image, client=client):
+                response = _api(client).create_container_from_config(config, name, platform)
+            container_id = str(response["Id"])
+            _LIVE.add(container_id, client)
         create_warnings(response.get("Warnings"), strict=strict, logger=logger)
     except BaseException:
-        _remove(client, container_id)
-        _LIVE.discard(container_id)
+        if container_id is not None:
+            _release(client, container_id)
         raise
     return container_id
 
@@ -304,10 +364,7 @@ class SecureContainer:
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
-        try:
-            _remove(self.client, self.id)
-        finally:
-            _LIVE.discard(self.id)
+        _release(self.client, self.id)
 
     def inspect(self) -> dict[str, Any]:
         """The engine's current record of the container (``docker inspect``)."""
@@ -621,8 +678,7 @@ def run(
         options = _RunOptions(timeout, stdin, max_output, strict, verify, on_output)
         return _run_created(client, cfg, container_id, options)
     finally:
-        _remove(client, container_id)
-        _LIVE.discard(container_id)
+        _release(client, container_id)
 
 
 @attrs.frozen
