@@ -26,3 +26,8 @@ lint:
 
 engine-stop:
 	scripts/engine.sh stop
+
+# The security, fault and fuzz batteries on the real engine; writes docs/reliability.md.
+.PHONY: reliability
+reliability: bootstrap
+	PYTHON=$(PYTHON) scripts/reliability $(PYTEST_ARGS)
