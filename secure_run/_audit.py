@@ -754,9 +754,12 @@ def _every_interface(ip: str) -> bool:
     if not text:
         return True
     try:
-        return ipaddress.ip_address(text).is_unspecified
+        address = ipaddress.ip_address(text)
     except ValueError:
         return False
+    # ::ffff:0.0.0.0 is the IPv4 any-address to the engine (Go), which binds it on 0.0.0.0
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_unspecified or (mapped is not None and mapped.is_unspecified)
 
 
 @_check(

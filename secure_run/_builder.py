@@ -71,6 +71,16 @@ def _int(value: object, field: str, what: str = "a whole number") -> int:
     return value
 
 
+def _sysctl_value(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ConfigError.single("sysctl", value, "the value must be text or a whole number",
+                                 "give e.g. '1' or 1")  # fmt: skip
+    if isinstance(value, int) and value.bit_length() > 64:
+        raise ConfigError.single("sysctl", value, "beyond the kernel's 64-bit numbers",
+                                 "give a smaller number")  # fmt: skip
+    return str(value)
+
+
 def _bool(value: object, field: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError.single(field, value, "not True or False", "give a bool")
@@ -93,7 +103,7 @@ def _pairs(
     merged = {**(mapping or {}), **extra}
     for key, value in merged.items():
         if not isinstance(key, str) or not isinstance(value, str):
-            shown = key if field == "env" else f"{key}={value!r}"
+            shown = show(key) if field == "env" else f"{show(key)}={show(value)}"
             raise ConfigError.single(
                 field, shown, "keys and values must be strings", "convert them with str()"
             )
@@ -442,8 +452,8 @@ class RunBuilder:
                 path=_text(path, "tmpfs"),
                 size=parse_memory(size, field="tmpfs"),
                 mode=_int(mode, "tmpfs", "an octal mode"),
-                exec=exec,
-                suid=suid,
+                exec=_bool(exec, "tmpfs"),
+                suid=_bool(suid, "tmpfs"),
             )
             others = [t for t in self._fields.get("tmpfs", ()) if t.path != mount.path]
             return {"tmpfs": (*others, mount)}
@@ -476,8 +486,14 @@ class RunBuilder:
         """Publish a port (``80`` or ``"53/udp"``) on ``host_ip`` (loopback by default)."""
 
         def make() -> dict[str, Any]:
+            if isinstance(container_port, bool) or not isinstance(container_port, (int, str)):
+                raise ConfigError.single("publish", container_port, "not a port",
+                                         'give e.g. 8080 or "53/udp"')  # fmt: skip
+            if isinstance(container_port, int) and not 0 <= container_port <= 65535:
+                raise ConfigError.single("publish", container_port, "not a port number",
+                                         "give 1 to 65535")  # fmt: skip
             port, _, protocol = str(container_port).partition("/")
-            if not port.isdecimal():
+            if not port.isdecimal() or len(port) > 5:
                 raise ConfigError.single(
                     "publish", container_port, "not a port", 'give e.g. 8080 or "53/udp"'
                 )
@@ -514,7 +530,7 @@ class RunBuilder:
             lambda: {
                 "sysctls": {
                     **dict(self._fields.get("sysctls", ())),
-                    _text(name, "sysctl"): str(value),
+                    _text(name, "sysctl"): _sysctl_value(value),
                 }
             }
         )

@@ -51,7 +51,8 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line and exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+        flat = message.replace("\r", "\\r").replace("\n", "\\n")  # a token may hold a newline
+        self.exit(2, f"{self.prog}: error: {flat}; see {self.prog} --help\n")
 
 
 # -- settings shared by run, config and probe ----------------------------------------
@@ -389,7 +390,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+        _check_values(parser, args)
+    except SystemExit as exc:  # --help, --version and usage errors: return, don't exit
+        return exc.code if isinstance(exc.code, int) else 2
     handler: Callable[[argparse.Namespace, TextIO], int] = args.handler
     try:
         return handler(args, sys.stdout)
@@ -404,6 +409,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (e.g. `| head`): nothing more to say
         sys.stderr.close()
         return 0
+
+
+def _check_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse what argparse lets through but no flag means: ``--flag=--`` gives a list."""
+    for name, value in vars(args).items():
+        if name in ("command", "containers", "handler"):
+            continue
+        items = value if isinstance(value, list) else [value]
+        if (isinstance(value, list) and name in _SINGLE_VALUED) or any(
+            isinstance(item, list) for item in items
+        ):
+            parser.error(f"argument --{name.replace('_', '-')}: expected a value, not --")
+
+
+_SINGLE_VALUED = frozenset({"preset", "user", "memory", "memory_reservation", "memory_swap",
+                            "cpus", "network", "workdir", "hostname", "name", "seccomp",
+                            "apparmor", "runtime", "image"})  # fmt: skip
 
 
 def _one_line(exc: BaseException) -> str:

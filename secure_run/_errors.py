@@ -94,6 +94,8 @@ class ConfigError(SecureRunError, ValueError):
 
 def show(value: object) -> str:
     """Render a user's value for a message: repr for text, str for the rest."""
+    if isinstance(value, int) and value.bit_length() > 256:  # too long to print, or to read
+        return f"<a {value.bit_length()}-bit integer>"
     return repr(value) if isinstance(value, str) else str(value)
 
 

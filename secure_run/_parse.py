@@ -150,6 +150,8 @@ def parse_duration_ns(value: object, *, field: str) -> int:
         if not match or len(match["num"]) > 20:
             raise ConfigError.single(field, value, "not a duration", fix)
         return round(float(match["num"]) * _NS[match["unit"] or "s"])
+    if isinstance(value, int) and not 0 <= value <= 10**9:  # before float(): it may overflow
+        raise ConfigError.single(field, value, "not a duration", fix)
     if not math.isfinite(value) or value < 0 or value > 10**9:
         raise ConfigError.single(field, value, "not a duration", fix)
     return round(value * 1_000_000_000)

@@ -20,6 +20,10 @@ ACTIONS = frozenset({
 _FIX = "give a Docker seccomp profile: a JSON object with a defaultAction and a syscalls list"
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON the engine reads")
+
+
 def _is_action(value: object) -> bool:
     return isinstance(value, str) and value in ACTIONS
 
@@ -81,12 +85,15 @@ def load_seccomp(profile: object, *, field: str = "seccomp") -> Seccomp:
                 "give the path of a readable JSON profile, 'default' or 'unconfined'",
             ) from None
         try:
-            profile = json.loads(text)
-        except ValueError as exc:
+            profile = json.loads(text, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as exc:
             raise ConfigError.single(field, source, f"not valid JSON ({exc})", _FIX) from None
     if not isinstance(profile, Mapping):
         raise ConfigError.single(field, profile, "not a seccomp profile", _FIX)
-    errors = profile_problems(profile)
+    try:
+        errors = profile_problems(profile)
+    except RecursionError:
+        errors = ["nested too deeply to be a seccomp profile"]
     if errors:
         shown = source if source is not None else "<mapping>"
         raise ConfigError([Problem(field, show(shown), e, _FIX) for e in errors])
@@ -94,9 +101,13 @@ def load_seccomp(profile: object, *, field: str = "seccomp") -> Seccomp:
         # A file keeps its key order, compacted, as `docker run --security-opt seccomp=FILE`
         # sends it (Go's json.Compact); a mapping gets sorted keys, for a stable digest.
         compact = json.dumps(
-            profile, sort_keys=source is None, separators=(",", ":"), ensure_ascii=False
+            profile,
+            sort_keys=source is None,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,  # NaN and Infinity are not JSON: the engine refuses them at start
         )
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ConfigError.single(
             field, "<mapping>", f"not JSON-serialisable ({exc})", _FIX
         ) from None

@@ -12,7 +12,8 @@ import ipaddress
 import json
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any, cast
 
 import attrs
 
@@ -47,6 +48,14 @@ SENSITIVE_PATHS = ("/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr"
 _SOCKET_NAMES = ("docker.sock", "containerd.sock", "podman.sock")
 #: Where engine sockets live: mounting any folder above one exposes it too.
 _SOCKET_PATHS = ("/run/docker.sock", "/var/run/docker.sock", "/run/containerd/containerd.sock")
+
+
+_PROC_ROOT_LINK = re.compile(r"/proc/(?:self|thread-self|\d+)(?:/task/\d+)?/(?:root|cwd)(/.*)?")
+
+
+def _sensitive(path: str) -> bool:
+    """``/``, or one of :data:`SENSITIVE_PATHS` or a path below one (``/etc/ssl``)."""
+    return any(path == s or (s != "/" and path.startswith(s + "/")) for s in SENSITIVE_PATHS)
 
 
 def _host_path(path: str) -> str:
@@ -107,6 +116,7 @@ class _Checker:
 
     def run(self) -> None:
         _types(self, self.cfg)
+        _scalar_limits(self, self.cfg)
         if self.problems:  # the rules below trust the types
             return
         for rule in (
@@ -196,6 +206,35 @@ def _types(c: _Checker, cfg: RunConfig) -> None:
                     f"must be {names}, not {type(item).__name__}",
                     f"give {names}; the builder methods convert text such as '256m'",
                 )
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+_CHECKED_ELSEWHERE = frozenset({"env", "command", "entrypoint"})  # env values stay unshown
+
+
+def _scalars(value: object) -> Iterator[object]:
+    """Every scalar inside tuples and the config's value classes."""
+    if isinstance(value, tuple):
+        for item in value:
+            yield from _scalars(item)
+    elif attrs.has(type(value)):
+        for field in attrs.fields(cast(Any, type(value))):
+            yield from _scalars(getattr(value, field.name))
+    else:
+        yield value
+
+
+def _scalar_limits(c: _Checker, cfg: RunConfig) -> None:
+    """No text holds a NUL byte and no number is beyond the engine's 64-bit integers."""
+    for field in attrs.fields(RunConfig):
+        if not field.init or field.name in _CHECKED_ELSEWHERE:
+            continue
+        for item in _scalars(getattr(cfg, field.name)):
+            if isinstance(item, str) and "\x00" in item:
+                c.bad(field.name, item, "holds a NUL byte", "remove the NUL byte")
+            elif isinstance(item, int) and not _INT64[0] <= item <= _INT64[1]:
+                c.bad(field.name, item, "beyond the engine's 64-bit integers",
+                      "give a smaller number")  # fmt: skip
 
 
 def check(cfg: RunConfig) -> frozenset[OptIn]:
@@ -411,6 +450,8 @@ def _cpu(c: _Checker, cfg: RunConfig) -> None:
             c.bad("cpus", cfg.cpus, "must be more than 0", "give e.g. 0.5 or 2")
         elif cfg.cpus < 0.01:
             c.bad("cpus", cfg.cpus, "a quota below 1 ms per 100 ms period", "give at least 0.01")
+        elif cfg.cpus * 1e9 >= 2**63:  # NanoCpus is an int64
+            c.bad("cpus", cfg.cpus, "more CPUs than any host has", "give at most the host's CPUs")
         if cfg.cpu_quota is not None or cfg.cpu_period is not None:
             c.bad(
                 "cpus",
@@ -522,11 +563,20 @@ def _mounts(c: _Checker, cfg: RunConfig) -> None:
                     "use the default (rprivate)",
                 )
         source = _host_path(m.source) if m.kind == "bind" else m.source
-        paths = {source, _host_path(m.target)}
+        root_link = _PROC_ROOT_LINK.fullmatch(source) if m.kind == "bind" else None
+        if root_link:  # /proc/<pid>/root is that process's /, here the host's
+            source = _host_path(root_link[1] or "/")
+        elif m.kind == "bind" and source.startswith(("/proc/", "/sys/")):
+            c.needs(OptIn.SENSITIVE_MOUNT, "mount", m.source,
+                    "a bind of the host's /proc or /sys", "remove the mount")  # fmt: skip
+        target = _host_path(m.target)
+        if target == "/":
+            c.bad("mount", m.target, "the container's / cannot be a mount target",
+                  "mount it at a path such as /data")  # fmt: skip
         exposes_socket = m.kind == "bind" and any(
             s == source or s.startswith(source.rstrip("/") + "/") for s in _SOCKET_PATHS
         )
-        if exposes_socket or any(p.endswith(_SOCKET_NAMES) for p in paths):
+        if exposes_socket or any(name in p for p in (source, target) for name in _SOCKET_NAMES):
             c.needs(
                 OptIn.DOCKER_SOCKET,
                 "mount",
@@ -534,20 +584,14 @@ def _mounts(c: _Checker, cfg: RunConfig) -> None:
                 "the engine socket gives root on the host, read-only or not",
                 "remove the mount",
             )
-        if (
-            m.kind == "bind"
-            and not m.read_only
-            and any(
-                source == s or (s != "/" and source.startswith(s + "/")) for s in SENSITIVE_PATHS
-            )
-        ):
-            c.needs(
-                OptIn.SENSITIVE_MOUNT,
-                "mount",
-                m.source,
-                "a writable mount of a sensitive host path",
-                "mount it with read_only=True",
-            )
+        if m.kind == "bind" and not m.read_only and _sensitive(source):
+            c.needs(OptIn.SENSITIVE_MOUNT, "mount", m.source,
+                    "a writable mount of a sensitive host path",
+                    "mount it with read_only=True")  # fmt: skip
+        elif not m.read_only and _sensitive(target):
+            c.needs(OptIn.SENSITIVE_MOUNT, "mount", m.target,
+                    "a writable mount over a system directory of the container",
+                    "mount it elsewhere, or read_only=True")  # fmt: skip
 
 
 def _network(c: _Checker, cfg: RunConfig) -> None:
@@ -594,7 +638,8 @@ def _network(c: _Checker, cfg: RunConfig) -> None:
         except ValueError:
             c.bad("publish", port.host_ip, "not an IP address", 'give e.g. "127.0.0.1"')
             continue
-        if address.is_unspecified:
+        mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:0.0.0.0 is 0.0.0.0 to the engine
+        if address.is_unspecified or (mapped is not None and mapped.is_unspecified):
             c.needs(
                 OptIn.PUBLIC_PORT,
                 "publish",

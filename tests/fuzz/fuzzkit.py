@@ -111,39 +111,10 @@ class KnownBug:
 KNOWN_BUGS = {
     b.key: b
     for b in (
-        KnownBug("cpus-overflow", "a huge cpus value builds, then to_docker_kwargs(), "
-                 "to_cli() and audit_config() raise OverflowError"),
-        KnownBug("int64", "integers beyond the engine's int64 build; the engine refuses them"),
-        KnownBug("int-digits", "integers of more than 4300 digits raise ValueError from the "
-                 "error message and the digest"),
-        KnownBug("duration-overflow", "a healthcheck time given as an int beyond the float "
-                 "range raises OverflowError"),
-        KnownBug("seccomp-depth", "a deeply nested seccomp profile raises RecursionError"),
-        KnownBug("seccomp-nan", "NaN/Infinity in a seccomp profile is sent as non-JSON"),
-        KnownBug("nul", "NUL bytes pass validation in workdir, labels, tmpfs, mount, device, "
-                 "network and healthcheck fields; an argv cannot carry them"),
-        KnownBug("mapped-any", "host_ip ::ffff:0.0.0.0 listens on every interface without "
-                 "the public-port opt-in, and audit_config does not warn"),
-        KnownBug("tmpfs-flags", "tmpfs(exec=..., suid=...) takes any value; a truthy "
-                 "string such as 'no' mounts the tmpfs exec and suid"),
-        KnownBug("sysctl-str", "sysctl(name, value) turns any value into text with str(): "
-                 "None becomes 'None', b'1' becomes \"b'1'\""),
-        KnownBug("proc-root", "a bind of /proc/self/root (the host's /) needs no opt-in; "
-                 "the container sees the engine socket"),
-        KnownBug("audit-socket-name", "a mount path holding 'docker.sock' (e.g. "
-                 "/srv/docker.sock.d) builds without an opt-in but audit_config warns (5.32)"),
-        KnownBug("cli-systemexit", "main() raises SystemExit(2) on a usage error instead of "
-                 "returning 2, and prints the offending token raw (a newline in it breaks the "
-                 "one-line message)"),
-        KnownBug("cli-dashdash", "on Pythons whose argparse turns --flag=-- into [], "
-                 "config --preset=-- (or --env, --label, --sysctl, --ulimit, --tmpfs, --mount, "
-                 "--publish) dies with a TypeError/AttributeError traceback"),
         KnownBug("audit-restart", "restart always/unless-stopped/on-failure:0 or >5 builds "
                  "without an opt-in but audit_config warns (5.15)"),
         KnownBug("audit-capabilities", "a non-dangerous capability builds without an opt-in "
                  "but audit_config warns (5.4, PSS capabilities)"),
-        KnownBug("audit-mount-target", "a writable mount onto /etc, /usr, ... in the "
-                 "container builds without an opt-in but audit_config warns (5.6)"),
     )
 }  # fmt: skip
 

@@ -43,24 +43,11 @@ def refused(make: Callable[[], object]) -> sr.ConfigError:
 # -- crashes: an exception other than ConfigError ----------------------------------------
 
 
-@bug(
-    "cpus-overflow",
-    "cpus(1e300) builds; round(cpus * 1e9) is round(inf), so to_docker_kwargs(), "
-    "to_cli() and audit_config() raise OverflowError; fix: in _validation._cpu refuse cpus "
-    "with cpus * 1e9 >= 2**63 (NanoCpus is an int64)",
-    raises=pytest.fail.Exception,
-)
 def test_a_cpu_count_beyond_the_engine_is_refused_at_build():
     """cpus(1e300) is a ConfigError from build(), not an OverflowError later."""
     refused(lambda: B.cpus(1e300).build())
 
 
-@bug(
-    "cpus-overflow",
-    "secure-run config --cpus 1e300 --format kwargs dies with an "
-    "OverflowError traceback; fix: as above (refuse it in _validation._cpu)",
-    raises=OverflowError,
-)
 def test_the_command_line_refuses_a_huge_cpu_count_in_one_line(capsys):
     """``config --cpus 1e300 --format kwargs`` exits 2 with one line, no traceback."""
     assert main(["config", "--cpus", "1e300", "--format", "kwargs", "busybox"]) == 2
@@ -68,38 +55,17 @@ def test_the_command_line_refuses_a_huge_cpu_count_in_one_line(capsys):
 
 
 @pytest.mark.skipif(not _DIGITS_LIMIT, reason="this Python has no int_max_str_digits limit")
-@bug(
-    "int-digits",
-    "show() formats a refused value with str(), and Python refuses str() of "
-    "an int of more than 4300 digits, so user(10**5000) raises ValueError from the error "
-    "path; fix: in _errors.show render such ints as e.g. '<a 16610-bit integer>'",
-    raises=ValueError,
-)
 def test_an_int_too_long_to_print_is_a_config_error():
     """user(10**5000) is refused with a ConfigError, not a ValueError from the message."""
     refused(lambda: B.user(10**5000).build())
 
 
 @pytest.mark.skipif(not _DIGITS_LIMIT, reason="this Python has no int_max_str_digits limit")
-@bug(
-    "int-digits",
-    "pids_limit(10**5000) builds; digest() (json.dumps) and to_cli() (str) "
-    "then raise ValueError; fix: bound every integer field to int64 in _validation "
-    "(see the int64 bug) and render the value with the fixed show()",
-    raises=pytest.fail.Exception,
-)
 def test_an_int_too_long_to_print_is_refused_at_build():
     """pids_limit(10**5000) is refused by build(), not a ValueError from digest() later."""
     refused(lambda: B.pids_limit(10**5000).build())
 
 
-@bug(
-    "duration-overflow",
-    "parse_duration_ns calls math.isfinite(value) on an int beyond the "
-    "float range, which raises OverflowError; fix: check isinstance(value, int) and "
-    "value > 10**9 before math.isfinite",
-    raises=OverflowError,
-)
 def test_a_healthcheck_time_beyond_the_float_range_is_a_config_error():
     """healthcheck(interval=10**400) is a ConfigError, not an OverflowError."""
     refused(lambda: B.healthcheck("true", interval=10**400).build())
@@ -112,24 +78,11 @@ def _deep(depth: int) -> dict[str, Any]:
     return {"defaultAction": "SCMP_ACT_ERRNO", "deep": value}
 
 
-@bug(
-    "seccomp-depth",
-    "load_seccomp catches ValueError/TypeError from json.dumps but not the "
-    "RecursionError a deeply nested mapping raises; fix: catch RecursionError too in "
-    "_seccomp.load_seccomp (both json.loads and json.dumps)",
-    raises=RecursionError,
-)
 def test_a_deeply_nested_seccomp_mapping_is_a_config_error():
     """A mapping nested 5000 deep is refused with a ConfigError."""
     refused(lambda: B.seccomp(_deep(5000)).build())
 
 
-@bug(
-    "seccomp-depth",
-    "json.loads of a profile file nested 100000 deep raises RecursionError, "
-    "which load_seccomp does not catch; fix: catch RecursionError in _seccomp.load_seccomp",
-    raises=RecursionError,
-)
 def test_a_deeply_nested_seccomp_file_is_a_config_error(tmp_path: Path):
     """A profile file of 100000 nested brackets is refused with a ConfigError."""
     path = tmp_path / "deep.json"
@@ -140,29 +93,12 @@ def test_a_deeply_nested_seccomp_file_is_a_config_error(tmp_path: Path):
 # -- accepted although the engine (or an exec) cannot take it --------------------------
 
 
-@bug(
-    "seccomp-nan",
-    "json.dumps writes NaN/Infinity, which is not JSON: the engine creates "
-    "the container, then its start fails ('Decoding seccomp profile failed', seen on Docker "
-    "20.10); fix: json.dumps(..., allow_nan=False) and "
-    "json.loads(text, parse_constant=<refuse>) in _seccomp.load_seccomp",
-    raises=pytest.fail.Exception,
-)
 @pytest.mark.parametrize("special", [float("nan"), float("inf")], ids=["NaN", "Infinity"])
 def test_a_seccomp_profile_with_nan_or_infinity_is_refused(special):
     """A profile holding NaN or Infinity is refused, since JSON has neither."""
     refused(lambda: B.seccomp({"defaultAction": "SCMP_ACT_ERRNO", "x": special}).build())
 
 
-@bug(
-    "int64",
-    "integers beyond int64 pass validation; the engine then refuses the create "
-    "('json: cannot unmarshal number ... of type int64', seen on Docker 20.10); fix: bound "
-    "memory, reservation, swap, pids_limit, cpu_quota, ulimits, tmpfs size, stop_timeout, "
-    "restart/healthcheck retries and log limits to 2**63 - 1 in _validation, and make "
-    "parse_duration_ns refuse text beyond it",
-    raises=pytest.fail.Exception,
-)
 @pytest.mark.parametrize(
     "make",
     [
@@ -183,13 +119,6 @@ def test_a_number_beyond_the_engines_int64_is_refused(make):
     refused(lambda: make().build())
 
 
-@bug(
-    "nul",
-    "validation refuses NUL bytes in command, env and sysctls but not in these "
-    "fields; to_cli() then gives an argv no exec can take; fix: in _validation refuse "
-    "'\\x00' in every string of the config (walk attrs.astuple(cfg))",
-    raises=pytest.fail.Exception,
-)
 @pytest.mark.parametrize(
     "make",
     [
@@ -208,24 +137,11 @@ def test_a_nul_byte_is_refused_in_every_field(make):
     refused(lambda: make().build())
 
 
-@bug(
-    "tmpfs-flags",
-    "tmpfs(exec=, suid=) are not checked as bools, so exec='no' is truthy "
-    "and the tmpfs is mounted exec,suid; fix: exec=_bool(exec, 'tmpfs'), "
-    "suid=_bool(suid, 'tmpfs') in RunBuilder.tmpfs",
-    raises=pytest.fail.Exception,
-)
 def test_tmpfs_exec_and_suid_must_be_bools():
     """tmpfs(exec="no", suid="false") is refused, not mounted exec and suid."""
     refused(lambda: B.tmpfs("/x", exec="no", suid="false").build())
 
 
-@bug(
-    "sysctl-str",
-    "RunBuilder.sysctl applies str() to any value: None is written as "
-    "'None', b'1' as \"b'1'\"; fix: accept only str or int (not bool) there",
-    raises=pytest.fail.Exception,
-)
 @pytest.mark.parametrize("value", [None, b"1", 1.5, True, [1]], ids=repr)
 def test_a_sysctl_value_must_be_text_or_an_int(value):
     """sysctl(name, value) refuses values that are neither text nor an int."""
@@ -235,26 +151,12 @@ def test_a_sysctl_value_must_be_text_or_an_int(value):
 # -- security: a weaker setting without its opt-in -----------------------------------------
 
 
-@bug(
-    "mapped-any",
-    "host_ip '::ffff:0.0.0.0' is not is_unspecified to Python, but the engine "
-    "(Go) binds it on 0.0.0.0: seen here, docker port shows 0.0.0.0:PORT; fix: in "
-    "_validation._network and _audit._every_interface use "
-    "(address.ipv4_mapped or address).is_unspecified",
-    raises=pytest.fail.Exception,
-)
 @pytest.mark.parametrize("host_ip", ["::ffff:0.0.0.0", "::ffff:0:0", "0:0:0:0:0:ffff:0:0"])
 def test_an_ipv4_mapped_any_address_needs_the_public_port_opt_in(host_ip):
     """Publishing on ``::ffff:0.0.0.0`` (every IPv4 interface) needs ``public-port``."""
     refused(lambda: NET.publish(8080, host_ip=host_ip).build())
 
 
-@bug(
-    "mapped-any",
-    "audit_config passes 5.14 for a binding on ::ffff:0.0.0.0, which the "
-    "engine binds on every interface; fix: _audit._every_interface as above",
-    raises=AssertionError,
-)
 def test_the_audit_warns_on_an_ipv4_mapped_any_binding():
     """5.14 warns for a port bound to ``::ffff:0.0.0.0``."""
     cfg = NET.publish(8080, host_ip="::ffff:0.0.0.0").opt_in("public-port").build()
@@ -262,16 +164,6 @@ def test_the_audit_warns_on_an_ipv4_mapped_any_binding():
     assert finding.status == "warn"
 
 
-@bug(
-    "proc-root",
-    "a read-only bind of /proc/self/root (or /proc/<pid>/root) is the host's / "
-    "with the engine socket in it (seen here: /host/run/docker.sock in the container), yet "
-    "it needs no opt-in while a bind of / needs docker-socket; fix: in _validation._mounts "
-    "resolve /proc/<pid|self|thread-self>[/task/<tid>]/(root|cwd) to / before the socket "
-    "and sensitive checks, and require sensitive-mount for any other bind under /proc or "
-    "/sys",
-    raises=pytest.fail.Exception,
-)
 @pytest.mark.parametrize("source", ["/proc/self/root", "/proc/1/root", "/proc/thread-self/root"])
 def test_a_bind_of_a_proc_root_link_needs_the_docker_socket_opt_in(source):
     """A bind mount of a /proc root link exposes the engine socket: it needs the opt-in."""
@@ -281,26 +173,12 @@ def test_a_bind_of_a_proc_root_link_needs_the_docker_socket_opt_in(source):
 # -- the command line -------------------------------------------------------------------
 
 
-@bug(
-    "cli-systemexit",
-    "main() lets argparse raise SystemExit(2) for a usage error, though it "
-    "documents 'returns the exit code'; fix: in _cli.main wrap parser.parse_args(argv) in "
-    "try/except SystemExit as exc: return exc.code if isinstance(exc.code, int) else 2",
-    raises=SystemExit,
-)
 def test_a_usage_error_returns_2(capsys):
     """``config --pids-limit x IMAGE`` returns 2 (one line on stderr) rather than raising."""
     assert main(["config", "--pids-limit", "x", "busybox"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
 
 
-@bug(
-    "cli-systemexit",
-    "argparse puts the offending token in its message raw, so a newline in "
-    "it splits the one-line error; fix: in _cli._Parser.error, repr() the message's tokens "
-    "or join(message.split())",
-    raises=(SystemExit, AssertionError),
-)
 def test_a_usage_error_is_one_line_whatever_the_token(capsys):
     """An unknown argument holding a newline still gives a one-line error, and exit 2."""
     assert main(["config", "--bogus\nflag", "busybox"]) == 2
@@ -315,14 +193,6 @@ def _argparse_drops_dashdash() -> bool:
 
 
 @pytest.mark.skipif(not _argparse_drops_dashdash(), reason="this argparse keeps '--' as a value")
-@bug(
-    "cli-dashdash",
-    "argparse (3.11) gives [] for --flag=--, and _cli._builder passes it on: "
-    "preset([]) raises TypeError, _pair([]) and _publish([]) AttributeError, a traceback; "
-    "fix: in _cli._builder refuse a settings value that is not a str (each item, for the "
-    "repeatable flags) with a one-line ConfigError naming the flag",
-    raises=(TypeError, AttributeError),
-)
 @pytest.mark.parametrize(
     "flag",
     ["--preset", "--env", "--label", "--sysctl", "--ulimit", "--tmpfs", "--mount", "--publish"],
@@ -380,34 +250,21 @@ def test_an_added_capability_the_audit_warns_on_needs_an_opt_in(preset, cap):
     assert _unexplained(sr.preset(preset, "busybox").cap_add(cap)) == []
 
 
-@bug(
-    "audit-mount-target",
-    "a writable mount onto a system directory of the container (/etc, "
-    "/usr, ...) needs no opt-in, but 5.6 warns (it matches the destination, as "
-    "docker-bench-security does); fix: in _validation._mounts require sensitive-mount when "
-    "not read_only and _host_path(m.target) is in SENSITIVE_PATHS",
-    raises=AssertionError,
-)
 @pytest.mark.parametrize("target", ["/etc", "/usr", "/lib"])
 def test_a_writable_mount_onto_a_system_directory_needs_an_opt_in(target):
-    """A writable mount onto the container's /etc passes 5.6, or names a waiver."""
-    assert _unexplained(B.mount("/srv/data", target, read_only=False)) == []
+    """A writable mount onto the container's /etc needs sensitive-mount, the waiver 5.6 names."""
+    refused(lambda: B.mount("/srv/data", target, read_only=False).build())
+    waived = B.mount("/srv/data", target, read_only=False).opt_in("sensitive-mount")
+    assert _unexplained(waived) == []
 
 
-@bug(
-    "audit-socket-name",
-    "the audit (5.32) flags any mount path containing 'docker.sock', "
-    "validation only paths ending in a socket name, so /srv/docker.sock.d builds without "
-    "docker-socket yet warns; fix: use one rule in both (_validation._mounts and "
-    "_audit._socket_mount), e.g. a path component named like an engine socket",
-    raises=AssertionError,
-)
 @pytest.mark.parametrize(
     ("source", "target"), [("/srv/docker.sock.d", "/data"), ("/srv/data", "/docker.sock/x")]
 )
 def test_the_audit_and_validation_agree_on_engine_socket_paths(source, target):
-    """A mount validation accepts without docker-socket passes 5.32."""
-    assert _unexplained(B.mount(source, target)) == []
+    """A mount 5.32 warns on needs docker-socket, the waiver the warning names."""
+    refused(lambda: B.mount(source, target).build())
+    assert _unexplained(B.mount(source, target).opt_in("docker-socket")) == []
 
 
 def test_every_known_bug_is_shown_here():
