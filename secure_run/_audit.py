@@ -802,7 +802,7 @@ def _restart(v: _View) -> _Verdict:
     evidence = f"{evidence}: {why}"
     if retries <= _MAX_RETRIES:
         evidence = _stricter(evidence, "reads only MaximumRetryCount (> 5 warns)")
-    return _Verdict(WARN, evidence)
+    return _verdict(False, evidence, [OptIn.UNBOUNDED_RESTART])
 
 
 _check(

@@ -61,6 +61,7 @@ class OptIn(str, enum.Enum):
     UNLIMITED_MEMORY = "unlimited-memory"
     UNLIMITED_CPU = "unlimited-cpu"
     UNLIMITED_PIDS = "unlimited-pids"
+    UNBOUNDED_RESTART = "unbounded-restart"
 
     def __str__(self) -> str:
         return self.value

@@ -722,6 +722,12 @@ def _lifecycle(c: _Checker, cfg: RunConfig) -> None:
                 "max_retries applies only to on-failure",
                 'use restart("on-failure", max_retries=N)',
             )
+        elif cfg.restart.name in ("always", "unless-stopped") or (
+            cfg.restart.name == "on-failure" and not 0 < cfg.restart.max_retries <= 5
+        ):
+            c.needs(OptIn.UNBOUNDED_RESTART, "restart", str(cfg.restart),
+                    "restarts without a bound of 5 (CIS 5.15): a crash loop can spin for ever",
+                    'use restart("on-failure", max_retries=5) or fewer')  # fmt: skip
     hc = cfg.healthcheck
     if hc is not None:
         kind = hc.test[0] if hc.test else None

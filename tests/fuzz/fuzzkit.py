@@ -37,7 +37,7 @@ import secure_run as sr
 from secure_run import ConfigError, OptIn, RunConfig
 from secure_run._capabilities import ALL_CAPABILITIES
 from secure_run._presets import PRESETS
-from secure_run._validation import SAFE_SYSCTLS, SENSITIVE_PATHS, ULIMIT_NAMES
+from secure_run._validation import SAFE_SYSCTLS, ULIMIT_NAMES
 
 PROFILE_ENV = "HYPOTHESIS_PROFILE"
 RECORD_DIR_ENV = "SECURE_RUN_RELIABILITY_RECORD_DIR"
@@ -111,8 +111,6 @@ class KnownBug:
 KNOWN_BUGS = {
     b.key: b
     for b in (
-        KnownBug("audit-restart", "restart always/unless-stopped/on-failure:0 or >5 builds "
-                 "without an opt-in but audit_config warns (5.15)"),
         KnownBug("audit-capabilities", "a non-dangerous capability builds without an opt-in "
                  "but audit_config warns (5.4, PSS capabilities)"),
     )
@@ -291,6 +289,7 @@ def nesting(value: object, limit: int = 400) -> bool:
 #: "waived by opt-in 'x'", x is one of the config's waivers, and the check is in x's row.
 WAIVER_CHECKS: dict[OptIn, frozenset[str]] = {
     OptIn.ROOT_USER: frozenset({"PSS-restricted-runAsNonRoot"}),
+    OptIn.UNBOUNDED_RESTART: frozenset({"5.15"}),
     OptIn.DANGEROUS_CAPABILITY: frozenset(
         {"5.4", "PSS-baseline-capabilities", "PSS-restricted-capabilities"}
     ),
@@ -362,28 +361,14 @@ def _mild_caps(cfg: RunConfig, allowed: frozenset[str]) -> bool:
     return any(c not in allowed and c not in _DANGEROUS for c in cfg.cap_add)
 
 
-def _unbounded_restart(cfg: RunConfig) -> bool:
-    r = cfg.restart
-    return (
-        r is not None
-        and r.name != "no"
-        and not (r.name == "on-failure" and 1 <= r.max_retries <= 5)
-    )
-
-
 #: Known audit findings: (bug key, check id, the configs it explains the warning for).
 AUDIT_FINDINGS: tuple[tuple[str, str, Callable[[RunConfig], bool]], ...] = (
-    ("audit-restart", "5.15", _unbounded_restart),
     ("audit-capabilities", "5.4",
      lambda cfg: not cfg.privileged and _mild_caps(cfg, _DEFAULTS)),
     ("audit-capabilities", "PSS-baseline-capabilities",
      lambda cfg: _mild_caps(cfg, _PSS_BASELINE)),
     ("audit-capabilities", "PSS-restricted-capabilities",
      lambda cfg: _mild_caps(cfg, frozenset({"NET_BIND_SERVICE"}))),
-    ("audit-socket-name", "5.32",
-     lambda cfg: any("docker.sock" in p for m in cfg.mounts for p in (m.source, m.target))),
-    ("audit-mount-target", "5.6",
-     lambda cfg: any(not m.read_only and m.target in SENSITIVE_PATHS for m in cfg.mounts)),
 )  # fmt: skip
 
 _WAIVED = re.compile(r"waived by opt-in ('[a-z-]+'(?:, '[a-z-]+')*)$")

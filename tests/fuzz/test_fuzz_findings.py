@@ -211,21 +211,14 @@ def _unexplained(builder: sr.RunBuilder) -> list[str]:
     return fuzzkit.unexplained_warnings(cfg, sr.audit_config(cfg), tolerate_known=False)
 
 
-@bug(
-    "audit-restart",
-    "validation accepts restart policies the audit warns on (5.15: "
-    "always, unless-stopped, on-failure with 0 or more than 5 retries) and no opt-in records "
-    "them; fix: add OptIn.UNBOUNDED_RESTART ('unbounded-restart'), required by "
-    "_validation._lifecycle for those policies and given as the cause in _audit._restart",
-    raises=AssertionError,
-)
 @pytest.mark.parametrize(
     ("policy", "retries"),
     [("always", 0), ("unless-stopped", 0), ("on-failure", 0), ("on-failure", 6)],
 )
 def test_a_restart_policy_the_audit_warns_on_needs_an_opt_in(policy, retries):
-    """A config that builds passes 5.15, or its warning names a waiver."""
-    assert _unexplained(B.restart(policy, retries)) == []
+    """A restart 5.15 warns on needs unbounded-restart, the waiver the warning names."""
+    refused(lambda: B.restart(policy, retries).build())
+    assert _unexplained(B.restart(policy, retries).opt_in("unbounded-restart")) == []
 
 
 @bug(

@@ -206,7 +206,7 @@ def test_restricted_kwargs_values():
         pytest.param(B.restart("on-failure", 3),
                      {"restart_policy": {"Name": "on-failure", "MaximumRetryCount": 3}},
                      id="restart"),
-        pytest.param(B.restart("unless-stopped"),
+        pytest.param(B.restart("unless-stopped").opt_in("unbounded-restart"),
                      {"restart_policy": {"Name": "unless-stopped", "MaximumRetryCount": 0}},
                      id="restart-unless-stopped"),
         pytest.param(B.healthcheck(["true"], interval=5, timeout="2s", retries=2,
