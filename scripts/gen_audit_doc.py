@@ -15,7 +15,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import re
 import sys
@@ -27,8 +26,9 @@ OUTPUT = ROOT / "docs" / "audit.md"
 COMMAND = "python3 scripts/gen_audit_doc.py"
 
 # Generate from this checkout's code, not from whatever copy happens to be installed.
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, ROOT / "scripts"):  # this checkout's package, and docgen beside this file
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 from secure_run import _audit  # noqa: E402
 
@@ -208,24 +208,16 @@ def generate() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Write docs/audit.md, or with ``--check`` report whether it is up to date."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--check",
-        action="store_true",
-        help="write nothing; exit 1 if docs/audit.md differs from the generated text",
+    from docgen import write_or_check
+
+    return write_or_check(
+        argv,
+        description=__doc__.splitlines()[0],
+        output=OUTPUT,
+        root=ROOT,
+        command=COMMAND,
+        generate=generate,
     )
-    args = parser.parse_args(argv)
-    text = generate()
-    if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else None
-        if current != text:
-            print(f"{OUTPUT.relative_to(ROOT)} is out of date; run: {COMMAND}", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
-    return 0
 
 
 if __name__ == "__main__":

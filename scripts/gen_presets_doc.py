@@ -13,7 +13,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,9 @@ OUTPUT = ROOT / "docs" / "presets.md"
 COMMAND = "python3 scripts/gen_presets_doc.py"
 
 # Generate from this checkout's code, not from whatever copy happens to be installed.
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, ROOT / "scripts"):  # this checkout's package, and docgen beside this file
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 import attrs  # noqa: E402
 
@@ -80,7 +80,7 @@ def _section(preset: Preset) -> list[str]:
         preset.description,
         "",
         f'`sr.preset("{preset.name}", image)`'
-        + (' or `sr.builder(image)`' if preset.name == "restricted" else ""),
+        + (" or `sr.builder(image)`" if preset.name == "restricted" else ""),
         "",
         *_table(rows),
         "",
@@ -99,7 +99,7 @@ def _untouched() -> list[str]:
     return [
         "## Settings every preset leaves at the default",
         "",
-        "No preset sets these, so every preset gets `RunConfig`'s default. \"unset\"",
+        'No preset sets these, so every preset gets `RunConfig`\'s default. "unset"',
         "leaves the setting to Docker, whose default is the safe one here: private",
         "namespaces, the default seccomp profile, the engine's AppArmor profile where",
         "the host has AppArmor. Changing most of them to a weaker value needs an opt-in",
@@ -139,24 +139,16 @@ def generate() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Write docs/presets.md, or with ``--check`` report whether it is up to date."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--check",
-        action="store_true",
-        help="write nothing; exit 1 if docs/presets.md differs from the generated text",
+    from docgen import write_or_check
+
+    return write_or_check(
+        argv,
+        description=__doc__.splitlines()[0],
+        output=OUTPUT,
+        root=ROOT,
+        command=COMMAND,
+        generate=generate,
     )
-    args = parser.parse_args(argv)
-    text = generate()
-    if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else None
-        if current != text:
-            print(f"{OUTPUT.relative_to(ROOT)} is out of date; run: {COMMAND}", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
-    return 0
 
 
 if __name__ == "__main__":
