@@ -45,6 +45,7 @@ from ._errors import (
     UnsupportedFeature,
 )
 from ._launch import ExecResult, RunResult, SecureContainer, Streams, launch, run
+from ._many import RunOutcome, run_many
 from ._presets import Preset, PresetLine, builder, preset, presets
 from ._verify import Check, VerifyReport, verify
 
@@ -79,6 +80,7 @@ __all__ = [
     "RestartPolicy",
     "RunBuilder",
     "RunConfig",
+    "RunOutcome",
     "RunResult",
     "RunTimeout",
     "Seccomp",
@@ -101,6 +103,7 @@ __all__ = [
     "preset",
     "presets",
     "run",
+    "run_many",
     "verify",
 ]
 

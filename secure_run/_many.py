@@ -1,0 +1,291 @@
+"""Running a batch of configs with bounded concurrency: :func:`run_many`.
+
+Each config runs as :func:`~secure_run.run` would run it, in a pool of worker
+threads that share one Docker client. Every config gets a :class:`RunOutcome`, in
+input order: its :class:`~secure_run.RunResult`, or the error that ended it, so one
+failure never loses the others' results.
+
+On ``KeyboardInterrupt`` (or SIGTERM, turned into ``SystemExit`` while the batch
+runs in the main thread) the configs not yet started are dropped, the containers
+already running are killed, every container is removed, and the interrupt is
+raised again once the workers have finished.
+
+The client is shared: docker-py sends each call through requests and urllib3's
+connection pool, which is safe for concurrent requests, and the run path never
+changes the client's state (headers, adapters, version) once it is made.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import signal
+import threading
+from collections.abc import Iterable, Iterator
+from types import FrameType
+from typing import Any, cast
+
+import attrs
+import docker
+import docker.errors
+import requests
+
+from ._config import RunConfig
+from ._docker_errors import connect
+from ._errors import ConfigError, Problem, show
+from ._launch import (
+    _PULL_POLICIES,
+    PullPolicy,
+    RunResult,
+    _create,
+    _prepare,
+    _release,
+    _run_created,
+    _RunOptions,
+)
+
+__all__ = ["RunOutcome", "run_many"]
+
+#: How often, while a cancelled batch drains, the containers still running are killed again.
+_DRAIN_POLL_S = 0.2
+
+
+@attrs.frozen
+class RunOutcome:
+    """What :func:`run_many` did with one config: its result, or the error that ended it.
+
+    Attributes:
+        config: The config, as given.
+        result: What the container did, when it ran (a timeout or a non-zero exit
+            code is a result, not an error).
+        error: Why it did not run to the end (for example
+            :class:`~secure_run.ImageNotFound`, :class:`~secure_run.LaunchError` or
+            :class:`~secure_run.HardeningNotApplied`), else ``None``.
+
+    .. versionadded:: 0.1
+    """
+
+    config: RunConfig = attrs.field(repr=lambda c: f"<RunConfig {c.image}>")
+    result: RunResult | None = None
+    error: Exception | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.result is None) == (self.error is None):
+            raise ValueError("a RunOutcome holds a result or an error, exactly one of them")
+
+    @property
+    def ok(self) -> bool:
+        """Whether the container ran to the end (whatever its exit code)."""
+        return self.error is None
+
+    def unwrap(self) -> RunResult:
+        """The result, or raise the error that ended the run.
+
+        Raises:
+            Exception: The error stored in :attr:`error`.
+        """
+        if self.error is not None:
+            raise self.error
+        return cast(RunResult, self.result)  # set, since error is not
+
+
+class _Cancelled(Exception):
+    """The batch was interrupted before this config's container started."""
+
+
+class _Batch:
+    """The running containers of one batch, so an interrupt can kill them."""
+
+    def __init__(self, client: docker.DockerClient, options: _RunOptions, pull: str) -> None:
+        self.client = client
+        self.options = options
+        self.pull = pull
+        self._lock = threading.Lock()
+        self._running: set[str] = set()
+        self._cancelled = False
+
+    def run_one(self, cfg: RunConfig) -> RunOutcome:
+        """Run one config as :func:`~secure_run.run` does; never raises an ``Exception``."""
+        try:
+            if self._cancelled:
+                raise _Cancelled
+            client = _prepare(cfg, self.client, self.pull)
+            container_id = _create(client, cfg, strict=self.options.strict, stdin=False)
+            try:
+                self._track(container_id)
+                result = _run_created(client, cfg, container_id, self.options)
+            finally:
+                with self._lock:
+                    self._running.discard(container_id)
+                _release(client, container_id)
+        except Exception as exc:
+            return RunOutcome(config=cfg, error=exc)
+        return RunOutcome(config=cfg, result=result)
+
+    def _track(self, container_id: str) -> None:
+        with self._lock:
+            if self._cancelled:
+                raise _Cancelled
+            self._running.add(container_id)
+
+    def cancel(self) -> None:
+        """Start no more containers, and kill the ones running."""
+        with self._lock:
+            self._cancelled = True
+        self.kill_running()
+
+    def kill_running(self) -> None:
+        """Kill every container of the batch still running (again, if need be)."""
+        with self._lock:
+            running = list(self._running)
+        for container_id in running:
+            # 409: not running (yet, or any more); 404: already removed.
+            with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
+                self.client.api.kill(container_id)
+
+
+def _check(items: list[Any], workers: object, timeout: object, max_output: object,
+           pull: object) -> None:  # fmt: skip
+    """Refuse bad arguments, every problem at once, before the engine is contacted."""
+    problems: list[Problem] = []
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        problems.append(Problem("workers", show(workers), "not a positive number of threads",
+                                "give e.g. 4 (1 runs the configs one after another)"))  # fmt: skip
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+    ):
+        problems.append(Problem("timeout", show(timeout), "not a positive number of seconds",
+                                "give e.g. 10, or None to wait for ever"))  # fmt: skip
+    if isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 0:
+        problems.append(Problem("max_output", show(max_output), "not a byte count",
+                                "give e.g. 1_000_000"))  # fmt: skip
+    if pull not in _PULL_POLICIES:
+        problems.append(Problem("pull", show(pull), "unknown pull policy",
+                                f"use one of {_PULL_POLICIES}"))  # fmt: skip
+    for index, item in enumerate(items):
+        if not isinstance(item, RunConfig):
+            problems.append(Problem(f"configs[{index}]", type(item).__name__, "not a RunConfig",
+                                    "build each first: sr.builder(image)...build()"))  # fmt: skip
+    if problems:
+        raise ConfigError(problems)
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """In the main thread, turn a default SIGTERM into ``SystemExit`` for the block.
+
+    The worker threads cannot install secure_run's own SIGTERM handling (Python runs
+    signal handlers in the main thread only); without this, SIGTERM would end the
+    process with every running container left behind.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        yield  # the program handles SIGTERM itself (or ignores it); keep its choice
+        return
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_many(
+    configs: Iterable[RunConfig],
+    *,
+    workers: int = 4,
+    timeout: float | None = None,
+    max_output: int = 1_000_000,
+    client: docker.DockerClient | None = None,
+    strict: bool = True,
+    pull: PullPolicy = "never",
+    verify: bool = False,
+) -> list[RunOutcome]:
+    """Run many configs to completion, at most ``workers`` at a time; each is removed.
+
+    Each config runs as ``sr.run(config, timeout=..., ...)`` would, in a pool of
+    ``workers`` threads sharing one client. The outcomes come back in the order of
+    ``configs``, once all have finished; an error in one config (a missing image, an
+    engine refusal, a hardening difference) is kept in its outcome and does not stop
+    the others::
+
+        outcomes = sr.run_many(configs, workers=8, timeout=30)
+        for outcome in outcomes:
+            if outcome.ok:
+                print(outcome.result.exit_code)
+            else:
+                print("failed:", outcome.error)
+        results = [o.unwrap() for o in outcomes]  # or: raise the first error
+
+    Args:
+        configs: The configs to run; the same config may appear more than once.
+        workers: How many containers may run at the same time (at least 1).
+        timeout: Seconds each container may run before it is killed, as for
+            :func:`~secure_run.run`.
+        max_output: Bytes of each stream kept for each container.
+        client: The Docker client all workers share; ``docker.from_env()`` when
+            omitted (one client for the batch).
+        strict: As for :func:`~secure_run.run`.
+        pull: As for :func:`~secure_run.run`.
+        verify: As for :func:`~secure_run.run`.
+
+    Returns:
+        One outcome per config, in the order given.
+
+    Raises:
+        ConfigError: An argument is wrong or an item is not a ``RunConfig``; raised
+            before the engine is contacted, with every problem listed.
+        DaemonUnavailable: No client was given and no engine answers.
+        KeyboardInterrupt: Raised again after the batch was cancelled: configs not
+            started were dropped, running containers killed, all removed.
+
+    .. versionadded:: 0.1
+    """
+    items = list(configs)
+    _check(items, workers, timeout, max_output, pull)
+    if not items:
+        return []
+    batch = _Batch(
+        connect(client),
+        _RunOptions(timeout, None, max_output, strict, verify, None),
+        pull,
+    )
+    pool = concurrent.futures.ThreadPoolExecutor(
+        max_workers=min(workers, len(items)), thread_name_prefix="secure-run-many"
+    )
+    try:
+        with _sigterm_as_exit():
+            futures = [pool.submit(batch.run_one, cfg) for cfg in items]
+            try:
+                _wait(futures)
+            except BaseException:
+                _cancel(batch, futures)
+                raise
+    finally:
+        pool.shutdown(wait=False)
+    return [future.result() for future in futures]
+
+
+def _wait(futures: list[concurrent.futures.Future[RunOutcome]]) -> None:
+    pending: set[concurrent.futures.Future[RunOutcome]] = set(futures)
+    while pending:
+        # A bounded wait, so a Ctrl-C is seen promptly on every Python version.
+        _, pending = concurrent.futures.wait(pending, timeout=1.0)
+
+
+def _cancel(batch: _Batch, futures: list[concurrent.futures.Future[RunOutcome]]) -> None:
+    """Drop what has not started, kill what runs, and wait until every worker is done."""
+    for future in futures:
+        future.cancel()
+    batch.cancel()
+    pending = {future for future in futures if not future.done()}
+    while pending:
+        _, pending = concurrent.futures.wait(pending, timeout=_DRAIN_POLL_S)
+        if pending:
+            batch.kill_running()  # one killed before its start has started since
