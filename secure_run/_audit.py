@@ -56,7 +56,12 @@ import docker.errors
 from docker.models import containers as _sdk_containers
 from docker.models.containers import Container
 
-from ._capabilities import ALL_CAPABILITIES, DANGEROUS_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES
+from ._capabilities import (
+    ALL_CAPABILITIES,
+    DANGEROUS_CAPABILITIES,
+    DOCKER_DEFAULT_CAPABILITIES,
+    UNWAIVED_CAPABILITIES,
+)
 from ._config import LABEL_PREFIX, OptIn, RunConfig
 from ._docker_errors import base_url, connect, translated
 from ._errors import ConfigError, LaunchError
@@ -94,7 +99,7 @@ _SELINUX_TYPES = frozenset(
 )
 #: The capabilities Pod Security baseline lets a container add.
 _PSS_BASELINE_CAPS = DOCKER_DEFAULT_CAPABILITIES - {"NET_RAW"}
-_PSS_RESTRICTED_CAPS = frozenset({"NET_BIND_SERVICE"})
+_PSS_RESTRICTED_CAPS = UNWAIVED_CAPABILITIES
 #: docker-bench-security's community checks C.5.3.1 to C.5.3.4.
 _COMMUNITY_CAPS = frozenset({"DAC_READ_SEARCH", "SYS_MODULE", "SYS_ADMIN", "SYS_PTRACE"})
 _IMAGE_ID = re.compile(r"(sha256:)?[0-9a-f]{64}")
@@ -443,6 +448,17 @@ def _verdict(ok: bool, evidence: str, causes: Sequence[str | OptIn] = ()) -> _Ve
     return _Verdict(PASS if ok else WARN, evidence, tuple(str(c) for c in causes) if not ok else ())
 
 
+def _cap_causes(added: Iterable[str]) -> list[OptIn]:
+    """The opt-ins that permit adding these capabilities (as validation requires them)."""
+    caps = set(added)
+    causes = []
+    if caps & DANGEROUS_CAPABILITIES:
+        causes.append(OptIn.DANGEROUS_CAPABILITY)
+    if caps - DANGEROUS_CAPABILITIES - UNWAIVED_CAPABILITIES:
+        causes.append(OptIn.EXTRA_CAPABILITY)
+    return causes
+
+
 def _stricter(evidence: str, reference: str) -> str:
     return f"{evidence}; stricter than docker-bench-security, which {reference}"
 
@@ -585,7 +601,7 @@ def _capabilities(v: _View) -> _Verdict:
     reference_adds = {_cap_name(c) for c in _list(host.get("CapAdd"))}
     if not reference_adds - DOCKER_DEFAULT_CAPABILITIES:
         evidence = _stricter(evidence, "reads only CapAdd and ignores Privileged and CapDrop")
-    causes = [OptIn.PRIVILEGED] if host.get("Privileged") else [OptIn.DANGEROUS_CAPABILITY]
+    causes = [OptIn.PRIVILEGED] if host.get("Privileged") else _cap_causes(extra)
     return _verdict(False, evidence, causes)
 
 
@@ -1147,8 +1163,7 @@ def _pss_baseline_caps(v: _View) -> _Verdict:
     evidence = f"HostConfig.CapAdd={v.host.get('CapAdd')}"
     if beyond:
         evidence += f": not in the baseline list: {', '.join(beyond)}"
-    causes = [OptIn.DANGEROUS_CAPABILITY] if {*beyond} & DANGEROUS_CAPABILITIES else []
-    return _verdict(not beyond, evidence, causes)
+    return _verdict(not beyond, evidence, _cap_causes(beyond))
 
 
 @_check(
@@ -1339,8 +1354,7 @@ def _pss_restricted_caps(v: _View) -> _Verdict:
     evidence = f"HostConfig.CapDrop={v.host.get('CapDrop')} CapAdd={v.host.get('CapAdd')}"
     if problems:
         evidence += ": " + "; ".join(problems)
-    causes = [OptIn.DANGEROUS_CAPABILITY] if {*beyond} & DANGEROUS_CAPABILITIES else []
-    return _verdict(not problems, evidence, causes)
+    return _verdict(not problems, evidence, _cap_causes(beyond))
 
 
 # -- secure_run ------------------------------------------------------------------------

@@ -46,6 +46,12 @@ DANGEROUS_CAPABILITIES: frozenset[str] = frozenset({
 })  # fmt: skip
 
 
+#: The only capability a container may add without an opt-in: Pod Security "restricted"
+#: allows it and nothing else. Any other addition needs ``extra-capability`` (or
+#: ``dangerous-capability``).
+UNWAIVED_CAPABILITIES: frozenset[str] = frozenset({"NET_BIND_SERVICE"})
+
+
 def normalize_capability(name: object, *, field: str = "cap_add") -> str:
     """Return the canonical name (``"NET_BIND_SERVICE"``) of a capability.
 

@@ -46,6 +46,7 @@ class OptIn(str, enum.Enum):
 
     ROOT_USER = "root-user"
     DANGEROUS_CAPABILITY = "dangerous-capability"
+    EXTRA_CAPABILITY = "extra-capability"
     PRIVILEGED = "privileged"
     HOST_NAMESPACE = "host-namespace"
     SECCOMP_UNCONFINED = "seccomp-unconfined"

@@ -175,7 +175,11 @@ _BASELINE = Preset(
             "Docker's default 14 minus NET_RAW (Pod Security baseline)",
         ),
         PresetLine("read_only", False, "for images that write to their root filesystem"),
-        PresetLine("opt_ins", (OptIn.WRITABLE_ROOT,), "records the writable root as a waiver"),
+        PresetLine(
+            "opt_ins",
+            (OptIn.EXTRA_CAPABILITY, OptIn.WRITABLE_ROOT),
+            "records the added capabilities and the writable root as waivers",
+        ),
         PresetLine("network", "bridge", "Docker's default network"),
         *_limits(1 * _GiB, 2.0, 1024, 8192),
         PresetLine("log_limits", LogLimits(10 * _MiB, 3), "logs cannot fill the disk"),

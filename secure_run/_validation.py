@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import attrs
 
-from ._capabilities import ALL_CAPABILITIES, DANGEROUS_CAPABILITIES
+from ._capabilities import ALL_CAPABILITIES, DANGEROUS_CAPABILITIES, UNWAIVED_CAPABILITIES
 from ._config import (
     LABEL_PREFIX,
     Device,
@@ -352,6 +352,15 @@ def _capabilities(c: _Checker, cfg: RunConfig) -> None:
             "cap_add",
             cap,
             "a capability that can break out of the container",
+            "drop it",
+        )
+    extra = set(cfg.cap_add) & set(ALL_CAPABILITIES)
+    for cap in sorted(extra - DANGEROUS_CAPABILITIES - UNWAIVED_CAPABILITIES):
+        c.needs(
+            OptIn.EXTRA_CAPABILITY,
+            "cap_add",
+            cap,
+            "a capability beyond NET_BIND_SERVICE, which Pod Security 'restricted' refuses",
             "drop it",
         )
 

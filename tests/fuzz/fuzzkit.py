@@ -108,13 +108,9 @@ class KnownBug:
     summary: str
 
 
-KNOWN_BUGS = {
-    b.key: b
-    for b in (
-        KnownBug("audit-capabilities", "a non-dangerous capability builds without an opt-in "
-                 "but audit_config warns (5.4, PSS capabilities)"),
-    )
-}  # fmt: skip
+#: None are open: the last one (a non-dangerous capability built without an opt-in, yet
+#: audit_config warned on it) was fixed by the extra-capability opt-in.
+KNOWN_BUGS: dict[str, KnownBug] = {}
 
 
 def hit(key: str) -> None:
@@ -293,6 +289,9 @@ WAIVER_CHECKS: dict[OptIn, frozenset[str]] = {
     OptIn.DANGEROUS_CAPABILITY: frozenset(
         {"5.4", "PSS-baseline-capabilities", "PSS-restricted-capabilities"}
     ),
+    OptIn.EXTRA_CAPABILITY: frozenset(
+        {"5.4", "PSS-baseline-capabilities", "PSS-restricted-capabilities"}
+    ),
     OptIn.PRIVILEGED: frozenset(
         {
             "5.2",
@@ -328,14 +327,6 @@ WAIVER_CHECKS: dict[OptIn, frozenset[str]] = {
     OptIn.UNLIMITED_PIDS: frozenset({"5.29"}),
 }
 
-#: Warnings a preset gives by design. baseline is Pod Security *baseline*: it adds Docker's
-#: default capabilities (minus NET_RAW) back, so the *restricted* capabilities control
-#: warns on every baseline config; no opt-in records that, the preset's name does.
-PRESET_ALLOWANCES: dict[str, frozenset[str]] = {
-    "baseline": frozenset({"PSS-restricted-capabilities"}),
-}
-
-
 def _binds(cfg: RunConfig) -> bool:
     return any(m.kind == "bind" for m in cfg.mounts)
 
@@ -351,25 +342,9 @@ SETTING_ALLOWANCES: tuple[tuple[str, Callable[[RunConfig], bool], frozenset[str]
     ("bind mounts", _binds, frozenset({"PSS-baseline-hostPathVolumes"})),
 )  # fmt: skip
 
-_DANGEROUS = sr.DANGEROUS_CAPABILITIES
-_DEFAULTS = sr.DOCKER_DEFAULT_CAPABILITIES
-_PSS_BASELINE = _DEFAULTS - {"NET_RAW"}
-
-
-def _mild_caps(cfg: RunConfig, allowed: frozenset[str]) -> bool:
-    """Whether ``cfg`` adds a non-dangerous capability outside ``allowed`` (no opt-in needed)."""
-    return any(c not in allowed and c not in _DANGEROUS for c in cfg.cap_add)
-
-
 #: Known audit findings: (bug key, check id, the configs it explains the warning for).
-AUDIT_FINDINGS: tuple[tuple[str, str, Callable[[RunConfig], bool]], ...] = (
-    ("audit-capabilities", "5.4",
-     lambda cfg: not cfg.privileged and _mild_caps(cfg, _DEFAULTS)),
-    ("audit-capabilities", "PSS-baseline-capabilities",
-     lambda cfg: _mild_caps(cfg, _PSS_BASELINE)),
-    ("audit-capabilities", "PSS-restricted-capabilities",
-     lambda cfg: _mild_caps(cfg, frozenset({"NET_BIND_SERVICE"}))),
-)  # fmt: skip
+#: None are open.
+AUDIT_FINDINGS: tuple[tuple[str, str, Callable[[RunConfig], bool]], ...] = ()
 
 _WAIVED = re.compile(r"waived by opt-in ('[a-z-]+'(?:, '[a-z-]+')*)$")
 
@@ -389,7 +364,7 @@ def unexplained_warnings(
     of that bug instead.
     """
     waivers = {w.value for w in cfg.waivers()}
-    allowed = set(PRESET_ALLOWANCES.get(cfg.preset or "", ()))
+    allowed: set[str] = set()
     for _, applies, checks in SETTING_ALLOWANCES:
         if applies(cfg):
             allowed |= checks

@@ -6,8 +6,6 @@ Each must translate, and ``audit_config(cfg)`` may warn only where
 
 * a waiver explains it: the evidence says "waived by opt-in 'x'", ``x`` is one of
   ``cfg.waivers()`` and the check is one ``x`` can cause (``fuzzkit.WAIVER_CHECKS``);
-* the preset explains it, by design (``fuzzkit.PRESET_ALLOWANCES``): baseline is Pod
-  Security *baseline*, so the *restricted* capabilities control warns on it;
 * the audit asks a person to review a setting that needs no opt-in, as documented in
   ``secure_run/_audit.py`` (``fuzzkit.SETTING_ALLOWANCES``): a published port (5.9,
   PSS-baseline-hostPorts) and a bind mount (PSS-baseline-hostPathVolumes).
@@ -23,6 +21,7 @@ import functools
 import re
 from typing import Any, Callable
 
+import attrs
 import fuzzkit
 from fuzzkit import example, fuzz_settings
 from hypothesis import event, given
@@ -191,21 +190,47 @@ def test_every_opt_in_has_its_checks():
     assert set(fuzzkit.WAIVER_CHECKS) == set(OptIn)
     ids = {c.id for c in sr.CHECKS}
     assert set().union(*fuzzkit.WAIVER_CHECKS.values()) <= ids
-    assert set().union(*fuzzkit.PRESET_ALLOWANCES.values()) <= ids
     assert {check for _, check, _ in fuzzkit.AUDIT_FINDINGS} <= ids
 
 
+#: The checks each preset's own config warns on, each waived by one of its opt-ins.
+PRESET_WARNINGS = {
+    "restricted": set(),
+    "sandbox": set(),
+    "service": set(),
+    # Pod Security *baseline*: a writable root and Docker's defaults minus NET_RAW.
+    "baseline": {"5.13", "PSS-restricted-capabilities"},
+}
+
+
 def test_each_presets_own_config_passes_its_audit():
-    """Each preset as it is: no warning but the preset's allowance."""
+    """Each preset as it is warns only where its own opt-ins say, and each is waived."""
+    assert set(PRESET_WARNINGS) == set(PRESETS)
     for name in PRESETS:
         cfg = sr.preset(name, "busybox").build()
         report = fuzzkit.check_audit(cfg, tolerate_known=False)
-        allowed = fuzzkit.PRESET_ALLOWANCES.get(name, frozenset())
-        assert {f.id for f in report.warnings} - {"5.13"} == set(allowed)
+        assert {f.id for f in report.warnings} == PRESET_WARNINGS[name], name
 
 
 def test_the_audit_invariant_catches_an_unexplained_warning():
     """A warning no waiver or allowance explains fails the check (the check can fail)."""
-    cfg = sr.builder("busybox").cap_add("CHOWN").build()  # the known audit-capabilities gap
-    left = fuzzkit.unexplained_warnings(cfg, sr.audit_config(cfg), tolerate_known=False)
-    assert [w.split(":")[0] for w in left] == ["PSS-restricted-capabilities"]
+    cfg = sr.builder("busybox").build()
+    report = sr.audit_config(cfg)
+    (finding,) = [f for f in report.findings if f.id == "5.4"]
+    forged = attrs.evolve(finding, status="warn", evidence="CapAdd=['SYS_NICE']")
+    tampered = attrs.evolve(report, findings=[*report.findings, forged])
+    left = fuzzkit.unexplained_warnings(cfg, tampered, tolerate_known=False)
+    assert left == ["5.4: CapAdd=['SYS_NICE']"]
+
+
+def test_a_waiver_the_config_lacks_explains_nothing():
+    """A warning citing an opt-in the config was not granted stays unexplained."""
+    cfg = sr.builder("busybox").build()
+    report = sr.audit_config(cfg)
+    (finding,) = [f for f in report.findings if f.id == "5.4"]
+    forged = attrs.evolve(
+        finding, status="warn", evidence="CapAdd=['SYS_NICE']; waived by opt-in 'extra-capability'"
+    )
+    tampered = attrs.evolve(report, findings=[*report.findings, forged])
+    left = fuzzkit.unexplained_warnings(cfg, tampered, tolerate_known=False)
+    assert [w.split(":")[0] for w in left] == ["5.4"]

@@ -1,9 +1,10 @@
-"""The bugs the fuzz found, each shown by a strict xfail that passes once the bug is fixed.
+"""The bugs the fuzz found, each kept as a test of the behaviour secure_run should have.
 
-Each test states the behaviour secure_run should have; it fails today because of the bug
-named in its reason. The fuzz tests tolerate exactly these failures (``fuzzkit.KNOWN_BUGS``);
-when a fix makes a test here pass, strict xfail fails the run: remove the marker here and
-the bug's entry in fuzzkit, and the fuzz checks those inputs in full.
+All found so far are fixed, so these are regression tests. A bug found and not yet fixed
+is marked here with :func:`bug` (a strict xfail naming it) and listed in
+``fuzzkit.KNOWN_BUGS``, the only failures the fuzz tests tolerate; when a fix makes its
+test pass, strict xfail fails the run: remove the marker here and the bug's entry in
+fuzzkit, and the fuzz checks those inputs in full.
 """
 
 from __future__ import annotations
@@ -221,26 +222,21 @@ def test_a_restart_policy_the_audit_warns_on_needs_an_opt_in(policy, retries):
     assert _unexplained(B.restart(policy, retries).opt_in("unbounded-restart")) == []
 
 
-@bug(
-    "audit-capabilities",
-    "a capability that is not in DANGEROUS_CAPABILITIES builds without "
-    "an opt-in, but the audit warns: PSS-restricted-capabilities for anything beyond "
-    "NET_BIND_SERVICE (so restricted, sandbox and service no longer meet Pod Security "
-    "restricted), 5.4 beyond Docker's 14 defaults (citing 'dangerous-capability', which the "
-    "config does not need), PSS-baseline-capabilities for NET_RAW and non-defaults; fix: add "
-    "OptIn.EXTRA_CAPABILITY, required by _validation._capabilities for any added capability "
-    "but NET_BIND_SERVICE (the baseline preset grants it, as it grants writable-root), and "
-    "give it as the cause of those three checks in _audit",
-    raises=AssertionError,
-)
 @pytest.mark.parametrize(
     ("preset", "cap"),
     [("restricted", "CHOWN"), ("sandbox", "SETUID"), ("service", "KILL"),
      ("restricted", "IPC_LOCK"), ("baseline", "NET_RAW"), ("baseline", "SYS_RESOURCE")],
 )  # fmt: skip
 def test_an_added_capability_the_audit_warns_on_needs_an_opt_in(preset, cap):
-    """Adding a capability passes the preset's capability checks, or names a waiver."""
-    assert _unexplained(sr.preset(preset, "busybox").cap_add(cap)) == []
+    """A capability beyond NET_BIND_SERVICE needs extra-capability, the waiver the audit names.
+
+    baseline grants that opt-in itself (it adds Docker's defaults back), so there the
+    capability builds as it is.
+    """
+    builder = sr.preset(preset, "busybox").cap_add(cap)
+    if preset != "baseline":
+        refused(builder.build)
+    assert _unexplained(builder.opt_in("extra-capability")) == []
 
 
 @pytest.mark.parametrize("target", ["/etc", "/usr", "/lib"])

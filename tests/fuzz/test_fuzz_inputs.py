@@ -153,7 +153,7 @@ def test_capability_names_in_any_spelling_normalise_and_each_typo_is_named(data,
     unknown = [j for j in junk if j.strip().upper().removeprefix("CAP_") not in
                {*ALL_CAPABILITIES, "ALL"}]  # fmt: skip
     with example():
-        builder = B.opt_in("dangerous-capability").cap_add(*spelled, *junk)
+        builder = B.opt_in("dangerous-capability", "extra-capability").cap_add(*spelled, *junk)
         typos = [p for p in builder.problems if p.message == "unknown capability"]
         assert len(typos) == len(unknown)
         if not unknown:

@@ -101,7 +101,7 @@ def test_many_settings_give_the_same_container(
         .healthcheck("true", interval="2s", timeout="1s", retries=2)
         .log_limits("2m", 2)
         .device("/dev/null", "/dev/hostnull", "r")
-        .opt_in("devices")
+        .opt_in("devices", "extra-capability")
         .build()
     )
     sdk, cli = _create_both(docker_client, cfg)

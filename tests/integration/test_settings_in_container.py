@@ -31,17 +31,17 @@ PROBED: list[tuple[str, Change, Check]] = [
     ("group_add", lambda b: b.group_add(2000, 2001), lambda p: {2000, 2001} <= set(p.groups)),
     (
         "cap_add-non-root-bounding-only",
-        lambda b: b.cap_add("net_bind_service", "CAP_KILL"),
+        lambda b: b.cap_add("net_bind_service", "CAP_KILL").opt_in("extra-capability"),
         lambda p: p.cap_bnd == {"NET_BIND_SERVICE", "KILL"} and p.cap_eff == frozenset(),
     ),
     (
         "cap_add-root-effective",
-        lambda b: b.user(0).opt_in("root-user").cap_add("CHOWN"),
+        lambda b: b.user(0).opt_in("root-user", "extra-capability").cap_add("CHOWN"),
         lambda p: p.uid == 0 and p.cap_eff == {"CHOWN"} and p.cap_bnd == {"CHOWN"},
     ),
     (
         "cap_drop",
-        lambda b: b.cap_add("CHOWN", "KILL").cap_drop("KILL"),
+        lambda b: b.cap_add("CHOWN", "KILL").cap_drop("KILL").opt_in("extra-capability"),
         lambda p: p.cap_bnd == {"CHOWN"},
     ),
     (

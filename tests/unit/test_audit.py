@@ -591,14 +591,18 @@ def test_hardened_presets_pass_every_scored_cis_check_a_config_can_show(preset):
 
 
 def test_baseline_warns_on_exactly_what_it_waives():
-    """baseline warns on its writable root (5.13), waived, and on restricted's capabilities."""
+    """baseline warns on its writable root (5.13) and on restricted's capabilities, waived."""
     report = audit_config(sr.preset("baseline", "busybox").build())
     found = {f.id: f for f in report.findings}
     assert {f.id for f in report.warnings} == {"5.13", "PSS-restricted-capabilities"}
     assert "waived by opt-in 'writable-root'" in found["5.13"].evidence
+    assert found["PSS-restricted-capabilities"].evidence.endswith(
+        "waived by opt-in 'extra-capability'"
+    )
     assert (found["SR-waivers"].status, found["SR-waivers"].evidence) == (
         "note",
-        "io.secure-run.opt-ins='writable-root': waivers writable-root",
+        "io.secure-run.opt-ins='extra-capability,writable-root': "
+        "waivers extra-capability, writable-root",
     )
 
 

@@ -176,7 +176,8 @@ def test_env_values_are_not_in_the_error_for_a_bad_env(mapping):
 
 def test_cap_drop_removes_a_capability_from_the_added_set():
     """cap_drop(name) takes that capability back out of cap_add, whatever its spelling."""
-    cfg = sr.builder(IMAGE).cap_add("CHOWN", "KILL").cap_drop("cap_chown").build()
+    cfg = sr.builder(IMAGE).cap_add("CHOWN", "KILL").cap_drop("cap_chown")
+    cfg = cfg.opt_in("extra-capability").build()
     assert cfg.cap_add == ("KILL",)
 
 
@@ -194,7 +195,8 @@ def test_cap_drop_keeps_dropping_all():
 
 def test_cap_add_is_sorted_and_deduplicated():
     """Adding capabilities over several calls gives each canonical name once, in order."""
-    cfg = sr.builder(IMAGE).cap_add("kill").cap_add("CAP_CHOWN", "KILL").build()
+    cfg = sr.builder(IMAGE).cap_add("kill").cap_add("CAP_CHOWN", "KILL")
+    cfg = cfg.opt_in("extra-capability").build()
     assert cfg.cap_add == ("CHOWN", "KILL")
 
 

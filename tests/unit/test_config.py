@@ -37,7 +37,7 @@ cfg = (
     .seccomp({"defaultAction": "SCMP_ACT_ERRNO",
               "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]})
     .healthcheck(["true"])
-    .opt_in("devices", "root-user")
+    .opt_in("devices", "extra-capability", "root-user")
     .build()
 )
 """
@@ -116,7 +116,9 @@ def test_mappings_become_sorted_pairs():
 
 def test_lists_given_to_evolve_become_tuples():
     """Lists passed through attrs.evolve are converted to tuples as well."""
-    cfg = attrs.evolve(VALID, command=["id"], cap_add=["CHOWN"], group_add=[5])
+    cfg = attrs.evolve(
+        VALID, command=["id"], cap_add=["CHOWN"], group_add=[5], opt_ins=["extra-capability"]
+    )
     assert (cfg.command, cfg.cap_add, cfg.group_add) == (("id",), ("CHOWN",), (5,))
 
 
@@ -167,7 +169,7 @@ def test_opt_ins_are_deduplicated_and_sorted():
 
 def test_waivers_are_only_the_opt_ins_relied_on():
     """waivers() lists the granted opt-ins the config needs, not those merely granted."""
-    assert RICH.waivers() == (OptIn.DEVICES,)
+    assert RICH.waivers() == (OptIn.DEVICES, OptIn.EXTRA_CAPABILITY)
 
 
 # -- digest --------------------------------------------------------------------
@@ -218,7 +220,7 @@ def test_digest_is_the_same_in_another_process():
         {"cpus": 1.5},
         {"pids_limit": 511},
         {"ulimits": ()},
-        {"read_only": False, "opt_ins": ("devices", "root-user", "writable-root")},
+        {"read_only": False, "opt_ins": ("devices", "extra-capability", "writable-root")},
         {"tmpfs": ()},
         {"mounts": ()},
         {"ports": ()},
@@ -228,7 +230,7 @@ def test_digest_is_the_same_in_another_process():
         {"restart": None},
         {"healthcheck": None},
         {"log_limits": None},
-        {"opt_ins": ("devices", "root-user", "privileged")},
+        {"opt_ins": ("devices", "extra-capability", "privileged")},
         {"preset": None},
     ],
     ids=lambda changes: "+".join(changes),

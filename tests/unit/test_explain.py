@@ -93,7 +93,7 @@ def test_unchanged_setting_gives_the_presets_reason(preset, field):
         (sr.builder(IMAGE).pids_limit(64), "pids_limit"),
         (sr.builder(IMAGE).network("bridge"), "network"),
         (sr.builder(IMAGE).user(1000), "user"),
-        (sr.builder(IMAGE).cap_add("CHOWN"), "cap_add"),
+        (sr.builder(IMAGE).cap_add("CHOWN").opt_in("extra-capability"), "cap_add"),
         (sr.preset("service", IMAGE).restart("on-failure", 3), "restart"),
     ],
     ids=["memory", "pids_limit", "network", "user", "cap_add", "restart"],

@@ -138,11 +138,12 @@ def test_baseline_has_dockers_defaults_without_net_raw():
 
 
 def test_baseline_root_is_writable_and_recorded_as_a_waiver():
-    """baseline's root filesystem is writable, and the writable-root waiver is recorded."""
+    """baseline's root is writable and it adds capabilities; both waivers are recorded."""
     cfg = built("baseline")
     assert cfg.read_only is False
-    assert cfg.waivers() == (OptIn.WRITABLE_ROOT,)
-    assert cfg.to_docker_kwargs()["labels"]["io.secure-run.opt-ins"] == "writable-root"
+    assert cfg.waivers() == (OptIn.EXTRA_CAPABILITY, OptIn.WRITABLE_ROOT)
+    labels = cfg.to_docker_kwargs()["labels"]
+    assert labels["io.secure-run.opt-ins"] == "extra-capability,writable-root"
 
 
 def test_unknown_preset_is_refused_with_the_known_names():

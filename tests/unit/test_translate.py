@@ -152,7 +152,7 @@ def test_restricted_kwargs_values():
         pytest.param(B.pids_limit(64), {"pids_limit": 64}, id="pids_limit"),
         pytest.param(B.user(1000, 2000), {"user": "1000:2000"}, id="user"),
         pytest.param(B.group_add(5, 6), {"group_add": ["5", "6"]}, id="group_add"),
-        pytest.param(B.cap_add("NET_BIND_SERVICE", "CHOWN"),
+        pytest.param(B.cap_add("NET_BIND_SERVICE", "CHOWN").opt_in("extra-capability"),
                      {"cap_add": ["CAP_CHOWN", "CAP_NET_BIND_SERVICE"], "cap_drop": ["ALL"]},
                      id="cap_add"),
         pytest.param(B.ulimit("nofile", 100, 200),

@@ -81,6 +81,11 @@ def _opt_in_cases() -> list[Any]:
         ),
         pytest.param(build(B.cap_add("cap_sys_admin")), "cap_add", "break out",
                      OptIn.DANGEROUS_CAPABILITY, id="cap_add(cap_sys_admin)"),
+        *(
+            pytest.param(build(B.cap_add(cap)), "cap_add", "beyond NET_BIND_SERVICE",
+                         OptIn.EXTRA_CAPABILITY, id=f"cap_add({cap})")
+            for cap in ("CHOWN", "KILL", "SETUID", "NET_RAW", "SYS_NICE", "IPC_LOCK")
+        ),
         pytest.param(build(B.restart("always")), "restart", "without a bound",
                      OptIn.UNBOUNDED_RESTART, id="restart-always"),
         pytest.param(build(B.restart("on-failure", 6)), "restart", "without a bound",
@@ -530,7 +535,7 @@ def test_valid_seccomp_file_builds(tmp_path):
         pytest.param(NET.publish(8080, 1024), id="host-port-1024"),
         pytest.param(NET.publish(8080, host_ip="::1"), id="publish-::1"),
         pytest.param(NET.publish("53/udp").publish("9/sctp"), id="publish-udp-sctp"),
-        pytest.param(B.cap_add("NET_BIND_SERVICE", "CHOWN"), id="cap-harmless"),
+        pytest.param(B.cap_add("NET_BIND_SERVICE"), id="cap-net-bind-service"),
         pytest.param(B.sysctl("net.ipv4.ip_unprivileged_port_start", 0), id="sysctl-safe"),
         pytest.param(B.seccomp("default").apparmor("docker-default"), id="profiles-default"),
         pytest.param(B.network("container:abc"), id="network-container"),
