@@ -61,6 +61,7 @@ def test_run_verify(test_image: str) -> None:
     [
         (["config", "--memory", "12x", "img"], "memory='12x'"),
         (["config", "--cap-add", "net_admin", "img"], "--opt-in dangerous-capability"),
+        (["config", "--cap-add", "chown", "img"], "--opt-in extra-capability"),
         (["config", "--user", "0", "img"], "root"),
         (["config", "--preset", "nope", "img"], "unknown preset"),
         (["config", "--publish", "1:2:3:4", "img"], "publish"),
