@@ -5,7 +5,7 @@
 PYTHON ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: all bootstrap demo test lint engine-stop
+.PHONY: all bootstrap demo test lint engine-stop docs docs-build docs-deps
 
 all: lint test
 
@@ -31,3 +31,21 @@ engine-stop:
 .PHONY: reliability
 reliability: bootstrap
 	PYTHON=$(PYTHON) scripts/reliability $(PYTEST_ARGS)
+
+# The documentation site. `docs` serves it on 127.0.0.1 only and rebuilds on change;
+# `docs-build` builds it as CI does: --strict, so a broken link, anchor or docstring
+# reference fails. The site goes to a temporary directory (site/ is git-ignored too).
+DOCS_ADDR ?= 127.0.0.1:8000
+DOCS_SITE ?= $(or $(TMPDIR),/tmp)/secure-run-site
+export NO_MKDOCS_2_WARNING := 1
+
+docs-deps:
+	@$(PYTHON) -c "import mkdocs, material, mkdocstrings_handlers.python" 2>/dev/null \
+		|| $(PYTHON) -m pip install -q -e '.[docs]'
+
+docs: docs-deps
+	$(PYTHON) -m mkdocs serve --dev-addr $(DOCS_ADDR)
+
+docs-build: docs-deps
+	$(PYTHON) -m mkdocs build --strict --site-dir $(DOCS_SITE)
+	@echo "built $(DOCS_SITE)/index.html"

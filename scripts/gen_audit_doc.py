@@ -167,7 +167,7 @@ def generate() -> str:
         "`audit` and `audit_all` read the engine once per audit: one `info`, one",
         "network listing, and one `inspect` per container, made concurrently. The only",
         "check that runs a command in the container, 5.7 (sshd, `ps -el`), is opt-in:",
-        "pass `exec_checks=True` (`--exec-checks` on the [command line](cli.md)).",
+        "pass `exec_checks=True` (`--exec-checks` on the [command line](reference/cli.md)).",
         "How this compares with the reference's one CLI call per check per container:",
         "[audit speed](audit-speed.md).",
         "",

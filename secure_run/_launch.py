@@ -657,9 +657,12 @@ def run(
     each. ``stdin`` is written to the process (this works with a read-only root).
 
     Raises:
-        DaemonUnavailable, ImageNotFound, UnsupportedFeature, LaunchError,
+        DaemonUnavailable: As for :func:`launch`.
+        ImageNotFound: As for :func:`launch`.
+        UnsupportedFeature: As for :func:`launch`.
+        LaunchError: As for :func:`launch`.
         HardeningNotApplied: As for :func:`launch`. A timeout is not an error: see
-        ``RunResult.timed_out``.
+            ``RunResult.timed_out``.
 
     .. versionadded:: 0.1
     """
