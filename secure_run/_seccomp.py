@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,39 @@ def is_allow_all(profile: Mapping[str, Any]) -> bool:
     return all(rule.get("action") == "SCMP_ACT_ALLOW" for rule in profile.get("syscalls", []))
 
 
+#: The largest profile file read. Docker's own default profile is about 20 KiB.
+MAX_PROFILE_BYTES = 1 << 20
+
+
+def _read_profile(path: str, field: str) -> str:
+    """The text of a profile file: a regular file of at most ``MAX_PROFILE_BYTES``.
+
+    Opened without blocking and checked before reading, so a FIFO, a device such as
+    ``/dev/zero`` or a huge file is refused at once instead of hanging or filling memory.
+    """
+    fix = "give the path of a readable JSON profile, 'default' or 'unconfined'"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            regular = stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
+            data = handle.read(MAX_PROFILE_BYTES + 1) if regular else b""
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = getattr(exc, "strerror", None) or exc
+        raise ConfigError.single(
+            field, path, f"cannot read the profile file ({reason})", fix
+        ) from None
+    if not regular:
+        raise ConfigError.single(field, path, "not a regular file (a FIFO or a device)", fix)
+    if len(data) > MAX_PROFILE_BYTES:
+        raise ConfigError.single(
+            field, path, f"larger than {MAX_PROFILE_BYTES} bytes, too large for a profile", fix
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError.single(field, path, f"not UTF-8 text ({exc.reason})", fix) from None
+
+
 def load_seccomp(profile: object, *, field: str = "seccomp") -> Seccomp:
     """A :class:`Seccomp` from ``"default"``, ``"unconfined"``, a path, or a mapping.
 
@@ -75,15 +110,7 @@ def load_seccomp(profile: object, *, field: str = "seccomp") -> Seccomp:
     source = None
     if isinstance(profile, (str, Path)):
         source = str(profile)
-        try:
-            text = Path(profile).read_text(encoding="utf-8")
-        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-            raise ConfigError.single(
-                field,
-                source,
-                f"cannot read the profile file ({getattr(exc, 'strerror', None) or exc})",
-                "give the path of a readable JSON profile, 'default' or 'unconfined'",
-            ) from None
+        text = _read_profile(source, field)
         try:
             profile = json.loads(text, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as exc:

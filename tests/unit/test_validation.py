@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Callable
 
 import attrs
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 import secure_run as sr
 from secure_run import OptIn
+from secure_run._seccomp import MAX_PROFILE_BYTES
 
 IMAGE = "busybox:1.36"
 B = sr.builder(IMAGE)  # the restricted preset, valid as it is
@@ -464,7 +466,33 @@ def test_missing_seccomp_file_is_refused(tmp_path):
 
 def test_seccomp_directory_is_refused(tmp_path):
     """A directory given as the profile is refused as unreadable."""
-    assert matching(refused(build(B.seccomp(tmp_path))), "seccomp", "cannot read")
+    assert matching(refused(build(B.seccomp(tmp_path))), "seccomp", "Is a directory")
+
+
+def test_seccomp_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    """A FIFO is refused at once; reading it would block until something writes to it."""
+    fifo = tmp_path / "profile.json"
+    os.mkfifo(fifo)
+    assert matching(refused(build(B.seccomp(fifo))), "seccomp", "not a regular file")
+
+
+def test_seccomp_device_is_refused():
+    """/dev/zero is refused instead of being read forever."""
+    assert matching(refused(build(B.seccomp("/dev/zero"))), "seccomp", "not a regular file")
+
+
+def test_seccomp_file_over_the_size_limit_is_refused(tmp_path):
+    """A profile file larger than MAX_PROFILE_BYTES is refused, whatever it holds."""
+    path = tmp_path / "huge.json"
+    path.write_text(" " * MAX_PROFILE_BYTES + "{}")
+    assert matching(refused(build(B.seccomp(path))), "seccomp", "too large for a profile")
+
+
+def test_seccomp_file_that_is_not_utf8_is_refused(tmp_path):
+    """A profile file that is not UTF-8 text is a ConfigError, not a UnicodeDecodeError."""
+    path = tmp_path / "latin1.json"
+    path.write_bytes(b'{"defaultAction": "\xff"}')
+    assert matching(refused(build(B.seccomp(path))), "seccomp", "not UTF-8")
 
 
 def test_seccomp_file_that_is_not_json_is_refused(tmp_path):
