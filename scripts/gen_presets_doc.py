@@ -124,7 +124,7 @@ def generate() -> str:
         "again by `.build()`. `sr.presets()` lists the names and descriptions.",
         "",
         "The controls are CIS Docker Benchmark v1.6 section 5 ids (CIS) and Kubernetes",
-        "Pod Security Standards levels (PSS); see [concepts](concepts.md).",
+        "Pod Security Standards levels (PSS); see [concepts](concepts/index.md).",
         "",
         "| preset | description |",
         "|---|---|",
