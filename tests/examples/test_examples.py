@@ -37,7 +37,7 @@ RUN_BY_A_TEST = (
 )
 
 
-def _ok(done) -> str:
+def _ok(done: subprocess.CompletedProcess[str]) -> str:
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return str(done.stdout)
 
