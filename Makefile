@@ -49,3 +49,12 @@ docs: docs-deps
 docs-build: docs-deps
 	$(PYTHON) -m mkdocs build --strict --site-dir $(DOCS_SITE)
 	@echo "built $(DOCS_SITE)/index.html"
+
+# Every benchmark against the alternatives; writes benchmarks/results/results.json and
+# docs/performance.md (BENCH_QUICK=1: a smoke run that leaves the page alone).
+.PHONY: bench
+bench: bootstrap
+	@$(PYTHON) -c "import python_on_whales, testcontainers" 2>/dev/null \
+		|| $(PYTHON) -m pip install -q -e '.[bench]'
+	$(PYTHON) -m secure_run.testing >/dev/null
+	$(PYTHON) benchmarks/run_all.py

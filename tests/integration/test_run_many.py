@@ -42,8 +42,7 @@ def test_outcomes_come_back_in_input_order(box: sr.RunBuilder, docker_client, ba
     """Outcomes follow the input order even when later configs finish first."""
     n = 6
     configs = [
-        box.command(["sh", "-c", f"sleep {(n - i) * 0.15:.2f}; echo {i}"]).build()
-        for i in range(n)
+        box.command(["sh", "-c", f"sleep {(n - i) * 0.15:.2f}; echo {i}"]).build() for i in range(n)
     ]
     outcomes = sr.run_many(configs, workers=n, client=docker_client)
     assert [o.config for o in outcomes] == configs

@@ -1,0 +1,93 @@
+"""benchmarks/render.py: docs/performance.md from a fixed results file, no engine, no timing."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "data" / "bench" / "results.json"
+
+
+def _load_render() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_render", ROOT / "benchmarks" / "render.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_render"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+render = _load_render()
+
+
+@pytest.fixture
+def results() -> dict[str, Any]:
+    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+def _goal(page: str, what: str) -> str:
+    """The goals-table row that starts with ``what``."""
+    rows = [line for line in page.splitlines() if line.startswith(f"| {what}")]
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_page_names_the_machine_and_the_date(results) -> None:
+    """The page states engine, API, kernel, cgroup version, CPU and count, Python and date."""
+    page = render.render(results)
+    for fact in ("Docker Engine 20.10.24+dfsg1 (API 1.41)", "kernel 6.18.44-fc-v669",
+                 "cgroup v1 (cgroupfs driver)", "AMD EPYC, 2 CPUs", "CPython 3.11.7",
+                 "2026-01-02 03:04 UTC"):  # fmt: skip
+        assert fact in page
+
+
+def test_page_has_every_section(results) -> None:
+    """All six benchmark sections are rendered, in order."""
+    page = render.render(results)
+    headings = [line for line in page.splitlines() if line.startswith("## ")]
+    numbered = [h.split(".")[0] for h in headings if h[3].isdigit()]
+    assert numbered == ["## 1", "## 2", "## 3", "## 4", "## 5", "## 6"]
+
+
+def test_goals_are_judged_from_the_figures(results) -> None:
+    """A figure inside its goal reads met, one outside reads missed (fixture: 1.012x, 95 µs)."""
+    page = render.render(results)
+    assert "**met**" in _goal(page, "`sr.run` vs raw docker-py")
+    assert "1.012x" in _goal(page, "`sr.run` vs raw docker-py")
+    assert "**missed**" in _goal(page, "build and validate")
+    assert "95.0 µs" in _goal(page, "build and validate")
+    assert "**met**" in _goal(page, "`to_docker_kwargs()`")
+
+
+def test_a_way_that_could_not_run_is_reported(results) -> None:
+    """A way that failed here (the fixture's testcontainers) gets a row saying why."""
+    page = render.render(results)
+    assert "could not run: RuntimeError: cannot pull the reaper" in page
+
+
+def test_note_and_quick_run_are_flagged(results) -> None:
+    """The run's note is printed, and a BENCH_QUICK run is marked as such."""
+    assert "**Note:** other work ran on the machine" in render.render(results)
+    quick = copy.deepcopy(results)
+    quick["quick"] = True
+    assert "smoke run" in render.render(quick)
+    assert "smoke run" not in render.render(results).split("## Reproducing")[0]
+
+
+def test_check_mode_tells_current_from_stale(tmp_path: Path) -> None:
+    """``render.py --check`` exits 0 on a page it would write, 1 on a stale one."""
+    page = tmp_path / "performance.md"
+    args = ["--results", str(FIXTURE), "--output", str(page)]
+    assert render.main(args) == 0
+    assert render.main([*args, "--check"]) == 0
+    page.write_text(page.read_text(encoding="utf-8") + "edited\n", encoding="utf-8")
+    assert render.main([*args, "--check"]) == 1
