@@ -45,24 +45,137 @@ class OptIn(str, enum.Enum):
     """
 
     ROOT_USER = "root-user"
+    """Run as uid 0, or as the image's own user (often root): no ``.user()``, or ``.user(0)``.
+
+    Costs: root in the container is uid 0 to the host kernel. It owns the files the image
+    holds, and a breakout through a kernel or runtime bug lands as root on the host, unless the
+    daemon remaps users (userns-remap) or runs rootless."""
+
     DANGEROUS_CAPABILITY = "dangerous-capability"
+    """Add a capability that can break out of the container: ``SYS_ADMIN``, ``SYS_MODULE``,
+    ``SYS_PTRACE``, ``DAC_READ_SEARCH``, ``NET_ADMIN``, ``ALL`` and the others in
+    ``sr.DANGEROUS_CAPABILITIES``.
+
+    Costs: each is a known way out or a host-wide power: ``SYS_ADMIN`` mounts file systems and
+    much else root can do, ``SYS_MODULE`` loads code into the host kernel, ``DAC_READ_SEARCH``
+    opens any host file by handle (the "shocker" escape), ``SYS_PTRACE`` reads and changes
+    other processes."""
+
     EXTRA_CAPABILITY = "extra-capability"
+    """Add a capability beyond ``NET_BIND_SERVICE`` that is not one of the dangerous ones, such
+    as ``CHOWN``, ``SETUID`` or ``NET_RAW``.
+
+    Costs: each is a piece of root's power that Pod Security "restricted" refuses: ``CHOWN``
+    and ``FOWNER`` take files over, ``SETUID`` and ``SETGID`` change identity, ``NET_RAW``
+    forges packets on the container's network."""
+
     PRIVILEGED = "privileged"
+    """``privileged()``: every capability and every host device, with no seccomp filter and no
+    AppArmor or SELinux confinement.
+
+    Costs: the container is root on the host in all but name; one ``mount`` of a host disk is
+    enough to leave it."""
+
     HOST_NAMESPACE = "host-namespace"
+    """Share a host namespace: ``network("host")``, or ``host_namespace("network", "pid",
+    "ipc", "uts", "userns")``.
+
+    Costs: the host network exposes every host interface and the services listening on the
+    host's loopback; the host PID namespace shows, and with capabilities signals, every host
+    process; the host IPC namespace shares its shared memory; the host user namespace undoes
+    the daemon's userns-remap, so root inside is root outside."""
+
     SECCOMP_UNCONFINED = "seccomp-unconfined"
+    """``seccomp("unconfined")``, or a custom profile that allows every syscall.
+
+    Costs: every system call reaches the kernel, including the ones Docker's default profile
+    blocks (``keyctl``, ``kexec_load``, ``open_by_handle_at``, ``userfaultfd`` and others), so
+    a kernel bug behind any of them is in reach."""
+
     APPARMOR_UNCONFINED = "apparmor-unconfined"
+    """``apparmor("unconfined")``.
+
+    Costs: on a host with AppArmor, the ``docker-default`` profile no longer denies mounts and
+    writes to ``/proc`` and ``/sys``. No effect on a host without AppArmor."""
+
     DEVICES = "devices"
+    """Any ``device()``: a host device node made visible in the container.
+
+    Costs: the process talks to the host's driver directly; a block device hands over the raw
+    disk, whatever the file permissions on it say."""
+
     SENSITIVE_MOUNT = "sensitive-mount"
+    """A writable bind mount of ``/``, ``/boot``, ``/dev``, ``/etc``, ``/lib``, ``/proc``,
+    ``/sys``, ``/usr`` or a path below them; any bind of the host's ``/proc`` or ``/sys``; a
+    writable mount over one of the container's system directories.
+
+    Costs: writing the host's ``/etc`` or ``/usr`` is code execution as root on the host (a
+    cron entry, a changed binary, a new ``passwd`` line)."""
+
     DOCKER_SOCKET = "docker-socket"
+    """Mount an engine socket (``docker.sock``, ``containerd.sock``, ``podman.sock``) or a
+    folder above one, read-only or not.
+
+    Costs: whoever can talk to the engine is root on the host: it can start a privileged
+    container with ``/`` mounted. Read-only does not help: it stops changes to the socket file,
+    not connections to it."""
+
     SHARED_PROPAGATION = "shared-propagation"
+    """A bind mount with ``shared`` or ``rshared`` propagation.
+
+    Costs: mounts made inside the container appear on the host, and the other way round."""
+
     PUBLIC_PORT = "public-port"
+    """Publish a port on every host interface (``0.0.0.0`` or ``::``).
+
+    Costs: the service is reachable from every network the host is on. Docker writes its own
+    firewall rules for published ports, so a host firewall such as ufw may not stop the
+    traffic."""
+
     PRIVILEGED_PORT = "privileged-port"
+    """Publish on a host port below 1024.
+
+    Costs: the range where the host's system services listen (22, 53, 80, 443); a container
+    there can stand in for one of them."""
+
     NEW_PRIVILEGES = "new-privileges"
+    """``no_new_privileges(False)``.
+
+    Costs: setuid and setgid binaries, and files with capabilities, in the image can raise a
+    process's privileges again (``su``, ``sudo``), undoing the non-root user."""
+
     WRITABLE_ROOT = "writable-root"
+    """``read_only(False)``: a writable root file system.
+
+    Costs: an intruder can replace the image's binaries and libraries for the life of the
+    container, and writes land on the host's disk in the container's layer, bounded by no tmpfs
+    size."""
+
     UNLIMITED_MEMORY = "unlimited-memory"
+    """``memory(None)`` (no memory limit), or ``swap=-1`` (unlimited swap).
+
+    Costs: one container can take all of the host's memory; the host's OOM killer then picks
+    its victims among every process, the daemon included. Unlimited swap slows the whole host
+    down instead."""
+
     UNLIMITED_CPU = "unlimited-cpu"
+    """No CPU limit: ``cpus(None)`` without a ``cpu_quota()``.
+
+    Costs: a busy loop takes every CPU of the host; only the relative ``cpu_shares`` weight
+    applies, and only under contention."""
+
     UNLIMITED_PIDS = "unlimited-pids"
+    """``pids_limit(None)``: no limit on processes.
+
+    Costs: a fork bomb fills the host's process table, and then nothing new starts on the host,
+    not even a shell to stop it."""
+
     UNBOUNDED_RESTART = "unbounded-restart"
+    """``restart("always")``, ``restart("unless-stopped")``, or ``"on-failure"`` with 0
+    (unlimited) or more than 5 retries.
+
+    Costs: a crash loop restarts for ever, burning CPU and filling logs, and a container that
+    should stay dead comes back."""
 
     def __str__(self) -> str:
         return self.value
