@@ -78,6 +78,11 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(f"secure_run.{name}")
 
 
+def _shown(value: object) -> str:
+    """A computed value as text; a set sorted, so the page is the same on every run."""
+    return str(sorted(value)) if isinstance(value, (set, frozenset)) else str(value)
+
+
 def _placeholder(node: ast.expr) -> str:
     """``<name>`` for a value known only at run time; ``<...>`` for a longer expression."""
     if isinstance(node, ast.Name):
@@ -122,7 +127,7 @@ class _Renderer:
                     parts.append(self._formatted(part))
             return "".join(parts)
         try:
-            return str(self.value(node))
+            return _shown(self.value(node))
         except Exception:
             return _placeholder(node)
 
@@ -131,6 +136,8 @@ class _Renderer:
             value = self.value(part.value)
         except Exception:
             return _placeholder(part.value)
+        if isinstance(value, (set, frozenset)):
+            value = sorted(value)
         return repr(value) if part.conversion == ord("r") else str(value)
 
     def shown(self, node: ast.expr) -> str:
