@@ -12,7 +12,7 @@ import ipaddress
 import json
 import posixpath
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, cast
 
 import attrs
@@ -212,29 +212,61 @@ _INT64 = (-(2**63), 2**63 - 1)
 _CHECKED_ELSEWHERE = frozenset({"env", "command", "entrypoint"})  # env values stay unshown
 
 
-def _scalars(value: object) -> Iterator[object]:
-    """Every scalar inside tuples and the config's value classes."""
-    if isinstance(value, tuple):
-        for item in value:
-            yield from _scalars(item)
-    elif attrs.has(type(value)):
-        for field in attrs.fields(cast(Any, type(value))):
-            yield from _scalars(getattr(value, field.name))
-    else:
-        yield value
+_ATTRS_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _attrs_names(cls: type) -> tuple[str, ...] | None:
+    """The field names of an attrs value class (cached), or None for any other type."""
+    names = _ATTRS_NAMES.get(cls)
+    if names is None and attrs.has(cls):
+        names = _ATTRS_NAMES[cls] = tuple(f.name for f in attrs.fields(cast(Any, cls)))
+    return names
+
+
+_LIMITED_FIELDS = tuple(
+    f.name for f in attrs.fields(RunConfig) if f.init and f.name not in _CHECKED_ELSEWHERE
+)
+_SKIPPED = (bool, float, type(None))
 
 
 def _scalar_limits(c: _Checker, cfg: RunConfig) -> None:
-    """No text holds a NUL byte and no number is beyond the engine's 64-bit integers."""
-    for field in attrs.fields(RunConfig):
-        if not field.init or field.name in _CHECKED_ELSEWHERE:
+    """No text holds a NUL byte and no number is beyond the engine's 64-bit integers.
+
+    Looks inside tuples and the config's value classes. Written as one loop with an
+    explicit stack, not a recursive generator: it runs on every build.
+    """
+    low, high = _INT64
+    for name in _LIMITED_FIELDS:
+        value = getattr(cfg, name)
+        cls = value.__class__
+        if cls is str and "\x00" not in value:
             continue
-        for item in _scalars(getattr(cfg, field.name)):
-            if isinstance(item, str) and "\x00" in item:
-                c.bad(field.name, item, "holds a NUL byte", "remove the NUL byte")
-            elif isinstance(item, int) and not _INT64[0] <= item <= _INT64[1]:
-                c.bad(field.name, item, "beyond the engine's 64-bit integers",
-                      "give a smaller number")  # fmt: skip
+        if cls is int and low <= value <= high:
+            continue
+        if cls in _SKIPPED or value == ():
+            continue
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            cls = item.__class__
+            if cls is str:
+                if "\x00" in item:
+                    c.bad(name, item, "holds a NUL byte", "remove the NUL byte")
+            elif cls in _SKIPPED:
+                pass
+            elif isinstance(item, tuple):
+                stack.extend(reversed(item))
+            elif isinstance(item, str):  # a str subclass
+                if "\x00" in item:
+                    c.bad(name, item, "holds a NUL byte", "remove the NUL byte")
+            elif isinstance(item, int):
+                if not low <= item <= high:
+                    c.bad(name, item, "beyond the engine's 64-bit integers",
+                          "give a smaller number")  # fmt: skip
+            else:
+                names = _attrs_names(cls)
+                if names is not None:
+                    stack.extend(getattr(item, n) for n in reversed(names))
 
 
 def check(cfg: RunConfig) -> frozenset[OptIn]:
