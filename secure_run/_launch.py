@@ -254,16 +254,21 @@ def _ensure_image(client: docker.DockerClient, image: str, pull: str) -> None:
                 image=image,
             ) from exc
     elif not present:
-        raise ImageNotFound(
-            f"image {image!r} is not present and the pull policy is 'never'; build or load "
-            f"it first (docker build / docker load), or pass pull='missing' to allow a pull",
-            image=image,
-        )
+        raise _not_present(image)
+
+
+def _not_present(image: str) -> ImageNotFound:
+    return ImageNotFound(
+        f"image {image!r} is not present and the pull policy is 'never'; build or load "
+        f"it first (docker build / docker load), or pass pull='missing' to allow a pull",
+        image=image,
+    )
 
 
 def _create(client: docker.DockerClient, cfg: RunConfig, *, strict: bool, stdin: bool) -> str:
     """Create the container through the low-level API, so the engine's Warnings are seen."""
     kwargs = sdk_kwargs(cfg)
+    kwargs.setdefault("command", None)  # no command: the image's own CMD
     kwargs["labels"] = {**kwargs["labels"], **_labels()}
     kwargs.pop("use_config_proxy")  # only create_container() knows it; it is not applied here
     kwargs["version"] = _api(client)._version
@@ -276,8 +281,13 @@ def _create(client: docker.DockerClient, cfg: RunConfig, *, strict: bool, stdin:
     container_id: str | None = None
     try:
         with _LIVE.creating():  # a signal now would lose the id of what the daemon makes
-            with translated("create container", image=cfg.image, client=client):
-                response = _api(client).create_container_from_config(config, name, platform)
+            try:
+                with translated("create container", image=cfg.image, client=client):
+                    response = _api(client).create_container_from_config(config, name, platform)
+            except ImageNotFound:
+                # The Engine API never pulls on create; with the default policy, 'never',
+                # no image inspect comes first (a request saved on every launch).
+                raise _not_present(cfg.image) from None
             container_id = str(response["Id"])
             _LIVE.add(container_id, client)
         create_warnings(response.get("Warnings"), strict=strict, logger=logger)
@@ -292,7 +302,8 @@ def _prepare(cfg: RunConfig, client: docker.DockerClient | None, pull: str) -> d
     _check_pull(pull)
     client = connect(client)
     refuse_unsupported(cfg, engine_facts(client))
-    _ensure_image(client, cfg.image, pull)
+    if pull != "never":  # under 'never', create's own 404 says the image is missing
+        _ensure_image(client, cfg.image, pull)
     return client
 
 

@@ -114,6 +114,13 @@ def test_missing_image_under_never(docker_client) -> None:
     assert "secure-run-test/no-such-image:1" in str(info.value)
 
 
+def test_a_config_without_a_command_runs_the_images_cmd(test_image: str, docker_client) -> None:
+    """With no command the image's own CMD runs (the test image's is /bin/sh, fed stdin)."""
+    cfg = sr.builder(test_image).labels(TEST_LABELS).build()
+    result = sr.run(cfg, client=docker_client, stdin=b"echo from-cmd", timeout=30)
+    assert (result.exit_code, result.stdout) == (0, b"from-cmd\n")
+
+
 def test_unknown_pull_policy(box: sr.RunBuilder, docker_client) -> None:
     """An unknown pull policy is a ConfigError before anything is created."""
     with pytest.raises(sr.ConfigError):
