@@ -44,12 +44,12 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-import common  # noqa: F401 - puts this checkout's secure_run on sys.path
+import common  # puts this checkout's secure_run on sys.path; the labels
 import docker
 import docker.errors
 
 import secure_run as sr
-from secure_run.testing import TEST_LABELS, build_test_image
+from secure_run.testing import build_test_image
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "reference_section5.sh"
@@ -108,7 +108,7 @@ def machine(client: docker.DockerClient) -> dict[str, str]:
 def start(client: docker.DockerClient, image: str, n: int, run_label: str, ids: list[str]) -> None:
     cfg = (
         sr.builder(image)
-        .labels({**TEST_LABELS, BENCH_LABEL[0]: BENCH_LABEL[1], RUN_LABEL_KEY: run_label})
+        .labels({**common.BENCH_LABELS, BENCH_LABEL[0]: BENCH_LABEL[1], RUN_LABEL_KEY: run_label})
         .command(["sleep", "600"])
         .build()
     )

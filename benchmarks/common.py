@@ -29,7 +29,14 @@ from secure_run.testing import TEST_IMAGE, TEST_LABELS, build_test_image  # noqa
 
 RESULTS = ROOT / "benchmarks" / "results" / "results.json"
 DOC = ROOT / "docs" / "performance.md"
-BENCH_LABELS = {**TEST_LABELS, "secure-run.bench": "1"}
+#: Labels on every benchmark container. ``TEST_LABELS`` make them count in a test
+#: session's leak check; ``BENCH_TEST_LABELS=0`` leaves those off, for a benchmark run
+#: next to test sessions on the same engine, whose leak checks would otherwise remove
+#: the benchmark's containers mid-run (and report them as their own leaks).
+BENCH_LABELS = {
+    **(TEST_LABELS if os.environ.get("BENCH_TEST_LABELS", "1") != "0" else {}),
+    "secure-run.bench": "1",
+}
 
 #: ``BENCH_QUICK=1``: a smoke run with few repeats; its figures mean little.
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
@@ -106,7 +113,7 @@ def remove_leftovers(client: docker.DockerClient) -> int:
     """Remove every container carrying the bench label; return how many there were."""
     found = client.api.containers(all=True, filters={"label": "secure-run.bench=1"})
     for c in found:
-        with contextlib.suppress(docker.errors.NotFound):
+        with contextlib.suppress(docker.errors.APIError):  # 404 gone, 409 being removed
             client.api.remove_container(c["Id"], force=True, v=True)
     return len(found)
 

@@ -288,6 +288,33 @@ def profile(fn: Callable[[], None], n: int, limit: int = 12) -> dict[str, Any]:
     return {"total_ms": total, "http_ms": http, "functions": rows[:limit]}
 
 
+def python_steps(client: docker.DockerClient, cfg: sr.RunConfig) -> dict[str, float]:
+    """Microseconds of secure_run's own Python work in a run, timed without a profiler."""
+    import timeit
+    from unittest import mock
+
+    from secure_run._launch import owner_id
+    from secure_run._translate import sdk_kwargs
+
+    def per_call(fn: Callable[[], object], number: int) -> float:
+        return min(timeit.repeat(fn, number=number, repeat=7)) / number * 1e6
+
+    container = client.containers.create(**cfg.to_docker_kwargs())
+    try:
+        record = client.api.inspect_container(container.id)
+        with mock.patch.object(client.api, "inspect_container", return_value=record):
+            check = per_call(
+                lambda: sr.verify(container.id or "", cfg, client=client, kernel=False), 300
+            )
+    finally:
+        container.remove(force=True)
+    return {
+        "owner labels (owner_id)": per_call(owner_id, 2000),
+        "translation (sdk_kwargs)": per_call(lambda: sdk_kwargs(cfg), 2000),
+        "record check (verify, inspect excluded)": check,
+    }
+
+
 WAY_NAMES = {
     "sr.run": "secure_run",
     "docker-py": "docker_py",
@@ -358,6 +385,7 @@ def measure(client: docker.DockerClient, image: str, iterations: int) -> dict[st
         for name in ("sr.run", "docker-py", "Engine API floor")
         if name in available
     }
+    results["python_steps_us"] = python_steps(client, cfg)
     results["profile_sr_run"] = profile(ways.secure_run, n_prof)
     results["profile_docker_py"] = profile(ways.docker_py, n_prof, limit=0)
     return results

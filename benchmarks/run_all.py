@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 import uuid
 from typing import Any, Callable
 
@@ -91,7 +92,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"== {name}", flush=True)
             t0 = time.monotonic()
-            results[name] = steps[name]()
+            try:
+                results[name] = steps[name]()
+            except Exception as exc:  # one section's failure is reported, the rest still run
+                traceback.print_exc()
+                results[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+                common.remove_leftovers(client)
             results[name]["elapsed_s"] = time.monotonic() - t0
         results["machine"]["load_after"] = common.load_average()
     except KeyboardInterrupt:

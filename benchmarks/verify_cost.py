@@ -16,17 +16,19 @@ depend on the machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import statistics
 import time
 from typing import Any, Callable
 
-import common  # noqa: F401 - puts this checkout's secure_run on sys.path
+import common  # puts this checkout's secure_run on sys.path
 import docker
+import docker.errors
 
 import secure_run as sr
 from secure_run._verify import verify
-from secure_run.testing import TEST_LABELS, build_test_image
+from secure_run.testing import build_test_image
 
 
 def timed(fn: Callable[[], object], n: int, warmup: int = 3) -> list[float]:
@@ -54,8 +56,7 @@ def measure(
     iterations), so drift touches all alike; "beyond inspect" is the median of the
     per-iteration differences from the bare ``inspect_container`` call.
     """
-    cfg = sr.builder(image).command(["sleep", "60"]).labels(
-        {**TEST_LABELS, "secure-run.bench": "1"}).build()  # fmt: skip
+    cfg = sr.builder(image).command(["sleep", "60"]).labels(common.BENCH_LABELS).build()
     container = client.containers.run(**cfg.to_docker_kwargs(), detach=True)
     try:
         cid = container.id or ""
@@ -87,7 +88,8 @@ def measure(
             rows[name] = row
         return {"checks": len(report.checks), "host_checks": host_checks, "ways": rows}
     finally:
-        container.remove(force=True)
+        with contextlib.suppress(docker.errors.APIError):  # 404 gone, 409 being removed
+            container.remove(force=True)
 
 
 def main() -> None:

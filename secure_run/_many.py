@@ -259,9 +259,10 @@ def run_many(
     pool = concurrent.futures.ThreadPoolExecutor(
         max_workers=min(workers, len(items)), thread_name_prefix="secure-run-many"
     )
+    futures: list[concurrent.futures.Future[RunOutcome]] = []
     try:
         with _sigterm_as_exit():
-            futures = [pool.submit(batch.run_one, cfg) for cfg in items]
+            futures += [pool.submit(batch.run_one, cfg) for cfg in items]
             try:
                 _wait(futures)
             except BaseException:
@@ -269,6 +270,8 @@ def run_many(
                 raise
     finally:
         pool.shutdown(wait=False)
+        if client is None and all(future.done() for future in futures):
+            batch.client.close()  # made here, and no worker uses it any more
     return [future.result() for future in futures]
 
 

@@ -86,7 +86,7 @@ def test_a_failing_config_does_not_affect_the_others(
         box.command(["echo", "b"]).build(),
     ]
     outcomes = sr.run_many(configs, workers=3, client=docker_client)
-    assert [o.ok for o in outcomes] == [True, False, True, False, True]
+    assert [o.ok for o in outcomes] == [True, False, True, False, True], [o.error for o in outcomes]
     assert isinstance(outcomes[1].error, sr.ImageNotFound)
     assert isinstance(outcomes[3].error, sr.LaunchError)
     assert outcomes[0].unwrap().stdout == b"a\n"
@@ -100,6 +100,13 @@ def test_timeout_applies_to_each_container(box: sr.RunBuilder, docker_client, ba
     configs = [box.command(["sleep", "30"]).build(), box.command(["true"]).build()]
     outcomes = sr.run_many(configs, workers=2, timeout=0.5, client=docker_client)
     assert [o.unwrap().timed_out for o in outcomes] == [True, False]
+    assert _containers(docker_client, batch) == []
+
+
+def test_without_a_client_one_is_made(box: sr.RunBuilder, docker_client, batch) -> None:
+    """With no client given, run_many connects as docker.from_env() would and runs the batch."""
+    outcomes = sr.run_many([box.command(["echo", "x"]).build()] * 2, workers=2)
+    assert [o.unwrap().stdout for o in outcomes] == [b"x\n", b"x\n"]
     assert _containers(docker_client, batch) == []
 
 

@@ -91,3 +91,12 @@ def test_check_mode_tells_current_from_stale(tmp_path: Path) -> None:
     assert render.main([*args, "--check"]) == 0
     page.write_text(page.read_text(encoding="utf-8") + "edited\n", encoding="utf-8")
     assert render.main([*args, "--check"]) == 1
+
+
+def test_a_failed_section_is_reported_not_fatal(results) -> None:
+    """A section that raised during the run shows its error; the rest of the page renders."""
+    results["verify"] = {"error": "HardeningNotApplied: the container was removed mid-run"}
+    page = render.render(results)
+    assert "**Could not run:** HardeningNotApplied: the container was removed mid-run" in page
+    assert "## 4. Concurrency" in page
+    assert "verify, inspect only" not in page  # no goal row judged from missing figures
