@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         saved.update({k: v for k, v in results.items() if k != "elapsed_s"})
         results = saved
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {out.relative_to(common.ROOT)} ({results['elapsed_s']:.0f} s)")
     if not common.QUICK or args.write_doc:
         common.DOC.write_text(render.render(results), encoding="utf-8")
