@@ -51,6 +51,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import docker
+import docker.constants
 import docker.errors
 import docker.utils
 import requests.exceptions
@@ -343,6 +344,7 @@ def connect(
     *,
     timeout: float = 5.0,
     api_timeout: float = DEFAULT_API_TIMEOUT,
+    max_pool_size: int = docker.constants.DEFAULT_MAX_POOL_SIZE,
 ) -> docker.DockerClient:
     """``client`` itself, or a new client of the engine the environment names.
 
@@ -356,6 +358,8 @@ def connect(
         timeout: Seconds to wait for the engine to answer the version negotiation.
         api_timeout: The new client's timeout for each later API call, in seconds
             (docker-py's default is 60).
+        max_pool_size: Connections the new client keeps open to the engine; give at
+            least the number of threads that will use it at once.
 
     Returns:
         A client ready for use.
@@ -369,7 +373,7 @@ def connect(
         return client
     env: dict[str, Any] = dict(docker.utils.kwargs_from_env())
     address = _address(env.get("base_url"))
-    env.update(version="auto", timeout=timeout)  # the stubs say int; floats work
+    env.update(version="auto", timeout=timeout, max_pool_size=max_pool_size)  # floats work
     try:
         made = docker.DockerClient(**env)
     except Exception as exc:

@@ -27,6 +27,7 @@ from typing import Any, cast
 
 import attrs
 import docker
+import docker.constants
 import docker.errors
 import requests
 
@@ -229,8 +230,10 @@ def run_many(
         timeout: Seconds each container may run before it is killed, as for
             :func:`~secure_run.run`.
         max_output: Bytes of each stream kept for each container.
-        client: The Docker client all workers share; ``docker.from_env()`` when
-            omitted (one client for the batch).
+        client: The Docker client all workers share; when omitted, one client is
+            made for the batch, with a connection pool of at least ``workers``. A
+            client given here should have ``max_pool_size`` of at least ``workers``
+            (docker-py's default is 10), or urllib3 opens and drops extra connections.
         strict: As for :func:`~secure_run.run`.
         pull: As for :func:`~secure_run.run`.
         verify: As for :func:`~secure_run.run`.
@@ -251,8 +254,10 @@ def run_many(
     _check(items, workers, timeout, max_output, pull)
     if not items:
         return []
+    # One pooled connection per worker: each holds one while it waits for its container.
+    pool_size = max(workers, docker.constants.DEFAULT_MAX_POOL_SIZE)
     batch = _Batch(
-        connect(client),
+        connect(client, max_pool_size=pool_size),
         _RunOptions(timeout, None, max_output, strict, verify, None),
         pull,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 import uuid
 
 import docker
+import docker.constants
 import pytest
 
 import secure_run as sr
@@ -108,6 +110,21 @@ def test_without_a_client_one_is_made(box: sr.RunBuilder, docker_client, batch) 
     outcomes = sr.run_many([box.command(["echo", "x"]).build()] * 2, workers=2)
     assert [o.unwrap().stdout for o in outcomes] == [b"x\n", b"x\n"]
     assert _containers(docker_client, batch) == []
+
+
+def test_more_workers_than_docker_pys_pool_drop_no_connection(
+    box: sr.RunBuilder, batch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With 12 workers the batch's own client pools 12 connections: urllib3 discards none.
+
+    docker-py's default pool keeps 10; the 11th and 12th concurrent waits would each open
+    a connection that urllib3 then drops with "Connection pool is full".
+    """
+    workers = docker.constants.DEFAULT_MAX_POOL_SIZE + 2
+    with caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"):
+        outcomes = sr.run_many([box.command(["sleep", "1"]).build()] * workers, workers=workers)
+    assert [o.unwrap().exit_code for o in outcomes] == [0] * workers
+    assert [r.getMessage() for r in caplog.records if "pool is full" in r.getMessage()] == []
 
 
 _CHILD = textwrap.dedent(
