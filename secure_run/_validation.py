@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import operator
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 import attrs
@@ -212,15 +213,23 @@ _INT64 = (-(2**63), 2**63 - 1)
 _CHECKED_ELSEWHERE = frozenset({"env", "command", "entrypoint"})  # env values stay unshown
 
 
-_ATTRS_NAMES: dict[type, tuple[str, ...]] = {}
+_FIELD_VALUES: dict[type, Callable[[object], tuple[object, ...]] | None] = {}
 
 
-def _attrs_names(cls: type) -> tuple[str, ...] | None:
-    """The field names of an attrs value class (cached), or None for any other type."""
-    names = _ATTRS_NAMES.get(cls)
-    if names is None and attrs.has(cls):
-        names = _ATTRS_NAMES[cls] = tuple(f.name for f in attrs.fields(cast(Any, cls)))
-    return names
+def _field_values(cls: type) -> Callable[[object], tuple[object, ...]] | None:
+    """For an attrs value class, a function giving its field values (cached), else None."""
+    try:
+        return _FIELD_VALUES[cls]
+    except KeyError:
+        pass
+    getter = None
+    if attrs.has(cls):
+        names = [f.name for f in attrs.fields(cast(Any, cls))]
+        # attrgetter gets every field in one call; with one name it gives the bare value.
+        get = operator.attrgetter(*names, *names[:1]) if names else (lambda _: ())
+        getter = (lambda item: get(item)[:-1]) if len(names) == 1 else get
+    _FIELD_VALUES[cls] = getter
+    return getter
 
 
 _LIMITED_FIELDS = tuple(
@@ -232,41 +241,63 @@ _SKIPPED = (bool, float, type(None))
 def _scalar_limits(c: _Checker, cfg: RunConfig) -> None:
     """No text holds a NUL byte and no number is beyond the engine's 64-bit integers.
 
-    Looks inside tuples and the config's value classes. Written as one loop with an
-    explicit stack, not a recursive generator: it runs on every build.
+    Looks inside tuples and the config's value classes. It runs on every build, so the
+    common case is cheap: plain fields are checked in place, and the text is searched
+    for NUL in one joined string; only when one is found is each field scanned again.
     """
     low, high = _INT64
+    strings: list[str] = []
     for name in _LIMITED_FIELDS:
         value = getattr(cfg, name)
         cls = value.__class__
-        if cls is str and "\x00" not in value:
+        if cls is str:
+            strings.append(value)
             continue
-        if cls is int and low <= value <= high:
+        if cls is int:
+            if low <= value <= high:
+                continue
+            too_big = [value]
+        elif cls in _SKIPPED or (cls is tuple and not value):
             continue
-        if cls in _SKIPPED or value == ():
-            continue
-        stack = [value]
-        while stack:
-            item = stack.pop()
-            cls = item.__class__
-            if cls is str:
-                if "\x00" in item:
-                    c.bad(name, item, "holds a NUL byte", "remove the NUL byte")
-            elif cls in _SKIPPED:
-                pass
-            elif isinstance(item, tuple):
-                stack.extend(reversed(item))
-            elif isinstance(item, str):  # a str subclass
-                if "\x00" in item:
-                    c.bad(name, item, "holds a NUL byte", "remove the NUL byte")
-            elif isinstance(item, int):
-                if not low <= item <= high:
-                    c.bad(name, item, "beyond the engine's 64-bit integers",
-                          "give a smaller number")  # fmt: skip
-            else:
-                names = _attrs_names(cls)
-                if names is not None:
-                    stack.extend(getattr(item, n) for n in reversed(names))
+        else:
+            too_big = _scan(value, strings)
+        for number in too_big:
+            c.bad(name, number, "beyond the engine's 64-bit integers", "give a smaller number")
+    if "\x00" not in "".join(strings):
+        return
+    for name in _LIMITED_FIELDS:  # rare: find which fields hold one
+        found: list[str] = []
+        _scan(getattr(cfg, name), found)
+        for text in found:
+            if "\x00" in text:
+                c.bad(name, text, "holds a NUL byte", "remove the NUL byte")
+
+
+def _scan(value: object, strings: list[str]) -> list[int]:
+    """Collect the text in ``value`` into ``strings``; return its numbers beyond int64.
+
+    Looks inside tuples and the config's value classes, with an explicit stack.
+    """
+    low, high = _INT64
+    too_big = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        cls = item.__class__
+        if cls is str or isinstance(item, str):
+            strings.append(cast(str, item))
+        elif cls in _SKIPPED:
+            pass
+        elif isinstance(item, tuple):
+            stack.extend(reversed(item))
+        elif isinstance(item, int):
+            if not low <= item <= high:
+                too_big.append(item)
+        else:
+            values = _field_values(cls)
+            if values is not None:
+                stack.extend(reversed(values(item)))
+    return too_big
 
 
 def check(cfg: RunConfig) -> frozenset[OptIn]:

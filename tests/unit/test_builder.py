@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import attrs
 import pytest
 
 import secure_run as sr
@@ -387,3 +388,16 @@ def test_command_none_uses_the_image_default():
 def test_image_replaces_the_reference():
     """image() on a preset's builder sets the reference that is built."""
     assert sr.builder(IMAGE).image("alpine:3.19").build().image == "alpine:3.19"
+
+
+def test_builder_has_exactly_the_fields_its_fast_step_sets():
+    """RunBuilder._set fills _fields and _problems by hand; a new field would be missed."""
+    assert [f.name for f in attrs.fields(sr.RunBuilder)] == ["_fields", "_problems"]
+
+
+def test_a_step_leaves_the_builder_it_came_from_unchanged():
+    """Each step returns a new builder with the change; the old one keeps its values."""
+    base = sr.builder(IMAGE)
+    changed = base.workdir("/srv")
+    assert (base.build().workdir, changed.build().workdir) == (None, "/srv")
+    assert changed.problems == base.problems == ()
