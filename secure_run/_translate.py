@@ -107,58 +107,76 @@ def sdk_kwargs(cfg: RunConfig) -> dict[str, Any]:
         "init": cfg.init,
         "use_config_proxy": False,  # never copy the host's proxy settings into the container
     }
-    optional: dict[str, Any] = {
-        "command": None if cfg.command is None else list(cfg.command),
-        "entrypoint": None if cfg.entrypoint is None else list(cfg.entrypoint),
-        "working_dir": cfg.workdir,
-        "hostname": cfg.hostname,
-        "name": cfg.name,
-        "user": None if cfg.user is None else str(cfg.user),
-        "group_add": [str(g) for g in cfg.group_add] or None,
-        "devices": [f"{d.host_path}:{d.container_path}:{d.permissions}" for d in cfg.devices]
-        or None,
-        "mem_limit": cfg.memory,
-        "mem_reservation": cfg.memory_reservation,
-        "memswap_limit": cfg.memory_swap,
-        "nano_cpus": None if cfg.cpus is None else _nano_cpus(cfg.cpus),
-        "cpu_quota": cfg.cpu_quota,
-        "cpu_period": cfg.cpu_period,
-        "cpu_shares": cfg.cpu_shares,
-        "cpuset_cpus": cfg.cpuset,
-        "pids_limit": cfg.pids_limit,
-        "ulimits": [docker.types.Ulimit(name=u.name, soft=u.soft, hard=u.hard)
-                    for u in cfg.ulimits] or None,
-        "tmpfs": {t.path: t.options() for t in cfg.tmpfs} or None,
-        "mounts": [
+    # Only the settings that are set, each built only then: this runs on every launch.
+    if cfg.command is not None:
+        kw["command"] = list(cfg.command)
+    if cfg.entrypoint is not None:
+        kw["entrypoint"] = list(cfg.entrypoint)
+    for key, value in (
+        ("working_dir", cfg.workdir),
+        ("hostname", cfg.hostname),
+        ("name", cfg.name),
+        ("mem_limit", cfg.memory),
+        ("mem_reservation", cfg.memory_reservation),
+        ("memswap_limit", cfg.memory_swap),
+        ("cpu_quota", cfg.cpu_quota),
+        ("cpu_period", cfg.cpu_period),
+        ("cpu_shares", cfg.cpu_shares),
+        ("cpuset_cpus", cfg.cpuset),
+        ("pids_limit", cfg.pids_limit),
+        ("pid_mode", cfg.pid_mode),
+        ("ipc_mode", cfg.ipc_mode),
+        ("uts_mode", cfg.uts_mode),
+        ("userns_mode", cfg.userns_mode),
+        ("runtime", cfg.runtime),
+    ):
+        if value is not None:
+            kw[key] = value
+    if cfg.user is not None:
+        kw["user"] = str(cfg.user)
+    if cfg.group_add:
+        kw["group_add"] = [str(g) for g in cfg.group_add]
+    if cfg.devices:
+        kw["devices"] = [f"{d.host_path}:{d.container_path}:{d.permissions}" for d in cfg.devices]
+    if cfg.cpus is not None:
+        kw["nano_cpus"] = _nano_cpus(cfg.cpus)
+    if cfg.ulimits:
+        kw["ulimits"] = [docker.types.Ulimit(name=u.name, soft=u.soft, hard=u.hard)
+                         for u in cfg.ulimits]  # fmt: skip
+    if cfg.tmpfs:
+        kw["tmpfs"] = {t.path: t.options() for t in cfg.tmpfs}
+    if cfg.mounts:
+        kw["mounts"] = [
             docker.types.Mount(m.target, m.source, read_only=m.read_only,
                                type="bind" if m.kind == "bind" else "volume",
                                propagation=m.propagation)
             for m in cfg.mounts
-        ] or None,
-        "ports": _port_bindings(cfg.ports) or None,
-        "pid_mode": cfg.pid_mode,
-        "ipc_mode": cfg.ipc_mode,
-        "uts_mode": cfg.uts_mode,
-        "userns_mode": cfg.userns_mode,
-        "runtime": cfg.runtime,
-        # Written even when unset: the CLI sends "no" and the daemon may default otherwise.
-        "restart_policy": {"Name": "no", "MaximumRetryCount": 0} if cfg.restart is None else {
-            "Name": cfg.restart.name, "MaximumRetryCount": cfg.restart.max_retries},
-        "healthcheck": None if cfg.healthcheck is None else {
-            "test": list(cfg.healthcheck.test),
-            "interval": cfg.healthcheck.interval_ns,
-            "timeout": cfg.healthcheck.timeout_ns,
-            "retries": cfg.healthcheck.retries,
-            "start_period": cfg.healthcheck.start_period_ns,
-        },
-        "log_config": None if cfg.log_limits is None else docker.types.LogConfig(
+        ]  # fmt: skip
+    if cfg.ports:
+        kw["ports"] = _port_bindings(cfg.ports)
+    # Written even when unset: the CLI sends "no" and the daemon may default otherwise.
+    restart = cfg.restart
+    kw["restart_policy"] = (
+        {"Name": "no", "MaximumRetryCount": 0} if restart is None
+        else {"Name": restart.name, "MaximumRetryCount": restart.max_retries}
+    )  # fmt: skip
+    health = cfg.healthcheck
+    if health is not None:
+        kw["healthcheck"] = {
+            "test": list(health.test),
+            "interval": health.interval_ns,
+            "timeout": health.timeout_ns,
+            "retries": health.retries,
+            "start_period": health.start_period_ns,
+        }
+    if cfg.log_limits is not None:
+        kw["log_config"] = docker.types.LogConfig(
             type="json-file",
             config={"max-size": str(cfg.log_limits.max_size),
                     "max-file": str(cfg.log_limits.max_files)},
-        ),
-        "sysctls": dict(cfg.sysctls) or None,
-    }  # fmt: skip
-    kw.update({k: v for k, v in optional.items() if v is not None})
+        )  # fmt: skip
+    if cfg.sysctls:
+        kw["sysctls"] = dict(cfg.sysctls)
     return kw
 
 
