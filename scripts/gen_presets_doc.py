@@ -103,7 +103,7 @@ def _untouched() -> list[str]:
         "leaves the setting to Docker, whose default is the safe one here: private",
         "namespaces, the default seccomp profile, the engine's AppArmor profile where",
         "the host has AppArmor. Changing most of them to a weaker value needs an opt-in",
-        "(see [opt-ins](index.md#opt-ins)).",
+        "(see [opt-ins](rules.md#opt-ins)).",
         "",
         *_table(rows),
         "",
