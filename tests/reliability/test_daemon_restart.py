@@ -1,8 +1,10 @@
 """A second dockerd, stopped mid-run and restarted: DaemonUnavailable while down, then recovery.
 
 The test starts a dockerd of its own (root only), on a socket, data root and exec
-root under a temporary directory, with no bridge, no iptables rules, no IP
-forwarding or masquerading, an empty configuration file (``/etc/docker/daemon.json``
+root under a temporary directory, in a network namespace of its own (``unshare
+--net``: with no bridge, a dockerd deletes any ``docker0`` link it sees, and the host's
+is the main engine's), with no bridge, no iptables rules, no IP forwarding or
+masquerading, an empty configuration file (``/etc/docker/daemon.json``
 is not read), containerd namespaces of its own, and ``HTTP(S)_PROXY`` pointed at a
 closed loopback port, so nothing it does can reach past the machine. With no system
 containerd at ``/run/containerd/containerd.sock`` it starts its own containerd under
@@ -103,6 +105,10 @@ class SecondDaemon:
         config = root / "daemon.json"
         config.write_text("{}\n", encoding="utf-8")
         self.argv = [
+            # Its own network namespace: with --bridge=none a dockerd deletes any "docker0"
+            # link it can see, which on the host is the main engine's default bridge.
+            "unshare",
+            "--net",
             "dockerd",
             f"--host={self.url}",
             f"--data-root={root / 'data'}",
@@ -217,6 +223,23 @@ def second_daemon(tmp_path: Path) -> Iterator[SecondDaemon]:
         yield daemon
     finally:
         daemon.remove()
+
+
+def _host_links() -> set[str]:
+    return set(os.listdir("/sys/class/net"))
+
+
+def test_the_second_daemon_leaves_the_hosts_network_alone(second_daemon: SecondDaemon) -> None:
+    """Starting and stopping the second dockerd removes no host link (docker0 included).
+
+    With --bridge=none a dockerd deletes any link named docker0 it can see; in the host's
+    network namespace that is the main engine's default bridge, and every later container
+    on the bridge network would fail to start.
+    """
+    before = _host_links()
+    second_daemon.start()
+    second_daemon.stop()
+    assert _host_links() >= before
 
 
 def _unavailable(call: Callable[[], Any], address: str) -> float:
