@@ -266,9 +266,13 @@ def test_hardened_container_passes_everything(reports):
 
 
 def test_waivers_are_reported_and_named_on_the_warning(reports):
-    """The baseline preset's writable root warns, naming its opt-in, and is listed as a waiver."""
-    assert "waived by opt-in 'writable-root'" in reports["baseline"]["5.13"].evidence
-    assert reports["baseline"]["SR-waivers"].evidence.endswith("waivers writable-root")
+    """baseline's writable root and added capabilities warn, each naming its opt-in."""
+    baseline = reports["baseline"]
+    assert "waived by opt-in 'writable-root'" in baseline["5.13"].evidence
+    assert baseline["PSS-restricted-capabilities"].evidence.endswith(
+        "waived by opt-in 'extra-capability'"
+    )
+    assert baseline["SR-waivers"].evidence.endswith("waivers extra-capability, writable-root")
 
 
 def test_daemon_default_for_new_privileges_is_read_from_the_local_dockerd(reports, docker_client):
