@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "audit.md"
@@ -19,13 +19,7 @@ pytest.importorskip(
 
 
 def _generator() -> ModuleType:
-    path = ROOT / "scripts" / "gen_audit_doc.py"
-    spec = importlib.util.spec_from_file_location("gen_audit_doc", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gen_audit_doc")
 
 
 def test_audit_doc_is_generated_from_the_code():

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -15,13 +15,7 @@ _PYTHON_BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE |
 
 
 def _generator() -> ModuleType:
-    path = ROOT / "scripts" / "gen_presets_doc.py"
-    spec = importlib.util.spec_from_file_location("gen_presets_doc", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gen_presets_doc")
 
 
 def _python_blocks(name: str) -> list[tuple[int, str]]:

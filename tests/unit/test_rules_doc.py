@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from script_loader import load_script
 
 import secure_run as sr
 
@@ -17,13 +17,7 @@ IMAGE = "secure-run-test/busybox:latest"
 
 
 def _generator() -> ModuleType:
-    path = ROOT / "scripts" / "gen_rules_doc.py"
-    spec = importlib.util.spec_from_file_location("gen_rules_doc", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gen_rules_doc")
 
 
 def test_rules_doc_is_generated_from_the_code():
