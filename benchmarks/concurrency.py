@@ -70,7 +70,7 @@ def main() -> int:
     client = docker.from_env()
     try:
         image = common.image(client)
-        containers, rounds = (8, 1) if common.QUICK else (40, 3)
+        containers, rounds = (8, 1) if common.QUICK else (40, 6)
         res = measure(client, image, containers, rounds)
         for row in res["rows"]:
             print(

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 client, image, *((30, 5) if common.QUICK else (300, 30))
             ),
             "concurrency": lambda: concurrency.measure(
-                client, image, *((8, 1) if common.QUICK else (40, 3))
+                client, image, *((8, 1) if common.QUICK else (40, 6))
             ),
             "audit": lambda: run_audit(client, image),
             "import": lambda: import_time.measure(5 if common.QUICK else 30),
