@@ -687,9 +687,26 @@ def run(
     if stdin is not None and not isinstance(stdin, bytes):
         raise ConfigError.single("stdin", type(stdin).__name__, "not bytes", "encode it first")
     client = _prepare(cfg, client, pull)
-    container_id = _create(client, cfg, strict=strict, stdin=stdin is not None)
+    return _run_prepared(client, cfg, _RunOptions(timeout, stdin, max_output, strict, verify,
+                                                  on_output))  # fmt: skip
+
+
+def _run_prepared(
+    client: docker.DockerClient,
+    cfg: RunConfig,
+    options: _RunOptions,
+    *,
+    on_created: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Create, run and remove one container; ``on_created`` sees its id before the start.
+
+    Shared by :func:`run` and :func:`~secure_run.run_many`, which tracks the ids so an
+    interrupt can kill what runs. The container is removed on every path.
+    """
+    container_id = _create(client, cfg, strict=options.strict, stdin=options.stdin is not None)
     try:
-        options = _RunOptions(timeout, stdin, max_output, strict, verify, on_output)
+        if on_created is not None:
+            on_created(container_id)
         return _run_created(client, cfg, container_id, options)
     finally:
         _release(client, container_id)

@@ -38,10 +38,8 @@ from ._launch import (
     _PULL_POLICIES,
     PullPolicy,
     RunResult,
-    _create,
     _prepare,
-    _release,
-    _run_created,
+    _run_prepared,
     _RunOptions,
 )
 
@@ -111,23 +109,24 @@ class _Batch:
             if self._cancelled:
                 raise _Cancelled
             client = _prepare(cfg, self.client, self.pull)
-            container_id = _create(client, cfg, strict=self.options.strict, stdin=False)
+            ids: list[str] = []
             try:
-                self._track(container_id)
-                result = _run_created(client, cfg, container_id, self.options)
+                result = _run_prepared(
+                    client, cfg, self.options, on_created=lambda cid: self._track(cid, ids)
+                )
             finally:
                 with self._lock:
-                    self._running.discard(container_id)
-                _release(client, container_id)
+                    self._running.difference_update(ids)
         except Exception as exc:
             return RunOutcome(config=cfg, error=exc)
         return RunOutcome(config=cfg, result=result)
 
-    def _track(self, container_id: str) -> None:
+    def _track(self, container_id: str, ids: list[str]) -> None:
         with self._lock:
             if self._cancelled:
                 raise _Cancelled
             self._running.add(container_id)
+            ids.append(container_id)
 
     def cancel(self) -> None:
         """Start no more containers, and kill the ones running."""
