@@ -135,6 +135,19 @@ def test_the_fuzz_counts_and_their_total_are_in_the_doc(renderer, records):
     assert "2 fuzz tests ran 501 examples (Hypothesis profile `ci`)" in doc
 
 
+def test_the_fuzz_verdict_counts_the_known_bugs_it_tolerates(renderer, records):
+    """A passing fuzz suite with a strict xfail says one known bug is tolerated."""
+    doc = renderer.render(renderer.load(records))
+    assert "the 1 known bug(s) the fuzz tolerates are the strict xfails below." in doc
+
+
+def test_the_fuzz_verdict_says_when_no_known_bug_is_open(renderer):
+    """With no xfail in the fuzz suite the doc says no known bug is tolerated."""
+    junit = {"suites": {"tests/fuzz": {"passed": 3, "failed": 0, "errors": 0, "xfailed": 0}}}
+    text = "\n".join(renderer._fuzz({"test_a": 5}, None, junit))
+    assert "it tolerates no known bug (none is open)." in text
+
+
 def test_the_machine_and_date_the_figures_came_from_are_stated(renderer, records):
     """Engine and API, kernel, cgroup version, CPU model and the date head the doc."""
     doc = renderer.render(renderer.load(records))
