@@ -222,12 +222,13 @@ def _field_values(cls: type) -> Callable[[object], tuple[object, ...]] | None:
         return _FIELD_VALUES[cls]
     except KeyError:
         pass
-    getter = None
+    getter: Callable[[object], tuple[object, ...]] | None = None
     if attrs.has(cls):
         names = [f.name for f in attrs.fields(cast(Any, cls))]
-        # attrgetter gets every field in one call; with one name it gives the bare value.
-        get = operator.attrgetter(*names, *names[:1]) if names else (lambda _: ())
-        getter = (lambda item: get(item)[:-1]) if len(names) == 1 else get
+        if len(names) > 1:
+            getter = operator.attrgetter(*names)  # every field in one call, as a tuple
+        else:  # attrgetter of one name gives the bare value, not a tuple
+            getter = lambda item: tuple(getattr(item, n) for n in names)  # noqa: E731
     _FIELD_VALUES[cls] = getter
     return getter
 

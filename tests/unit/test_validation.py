@@ -763,3 +763,34 @@ def test_any_values_to_a_builder_call_build_or_are_a_config_error(call, a, b):
     except sr.ConfigError:
         return
     assert isinstance(cfg, sr.RunConfig)
+
+
+# -- NUL bytes and 64-bit integers, everywhere ----------------------------------
+
+
+def test_a_nul_byte_in_a_plain_field_is_refused():
+    """A NUL in the working directory is refused, naming the field."""
+    cfg = B.build()
+    error = refused(lambda: attrs.evolve(cfg, workdir="/srv\x00x"))
+    assert matching(error, "workdir", "holds a NUL byte")
+
+
+def test_a_nul_byte_inside_a_value_class_is_refused():
+    """A NUL in a tmpfs path, inside the Tmpfs value class, is refused as tmpfs."""
+    cfg = B.build()
+    bad = attrs.evolve(cfg.tmpfs[0], path="/tmp\x00x")
+    error = refused(lambda: attrs.evolve(cfg, tmpfs=(bad,)))
+    assert matching(error, "tmpfs", "holds a NUL byte")
+
+
+def test_a_number_beyond_int64_inside_a_value_class_is_refused():
+    """A ulimit beyond the engine's 64-bit integers is refused as ulimits, not sent."""
+    cfg = B.build()
+    bad = attrs.evolve(cfg.ulimits[0], soft=2**63, hard=2**63)
+    error = refused(lambda: attrs.evolve(cfg, ulimits=(bad,)))
+    assert matching(error, "ulimits", "beyond the engine's 64-bit integers")
+
+
+def test_text_that_only_spells_a_nul_is_accepted():
+    """The four characters backslash, x, 0, 0 are text, not a NUL byte."""
+    assert B.workdir("/srv/\\x00").build().workdir == "/srv/\\x00"
