@@ -82,14 +82,6 @@ def _checks() -> tuple[Any, ...]:
 # --- the machine ----------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
 def machine(client: docker.DockerClient) -> dict[str, str]:
     info = client.info()
     version = client.version()
@@ -97,7 +89,7 @@ def machine(client: docker.DockerClient) -> dict[str, str]:
         "engine": f"Docker Engine {info.get('ServerVersion')} (API {version.get('ApiVersion')})",
         "kernel": str(info.get("KernelVersion")),
         "os": str(info.get("OperatingSystem")),
-        "cpu": f"{cpu_model()}, {info.get('NCPU')} CPUs",
+        "cpu": f"{common.cpu_model()}, {info.get('NCPU')} CPUs",
         "python": platform.python_version(),
     }
 
@@ -167,12 +159,6 @@ def cold() -> None:
     subprocess.run([sys.executable, "-c", COLD], cwd=ROOT, check=True)
 
 
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def reference_calls(label: str) -> int:
     """The docker CLI calls the reference makes in one run, as it runs now."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -225,9 +211,9 @@ def bench(
         cold_s: list[float] = []
         for r in range(rounds):
             check_alone()
-            ref_s.append(timed(lambda: reference(label)))
-            ours_s.append(timed(lambda: audit_all(client)))
-            cold_s.append(timed(cold))
+            ref_s.append(common.timed(lambda: reference(label)))
+            ours_s.append(common.timed(lambda: audit_all(client)))
+            cold_s.append(common.timed(cold))
             print(
                 f"  round {r + 1}/{rounds}: reference {ref_s[-1]:.3f} s, "
                 f"audit_all {ours_s[-1] * 1000:.1f} ms, cold {cold_s[-1] * 1000:.0f} ms"

@@ -8,9 +8,12 @@ Every container a benchmark makes uses the test image (never pulled), network
 from __future__ import annotations
 
 import contextlib
+import cProfile
 import datetime
+import io
 import os
 import platform
+import pstats
 import statistics
 import sys
 import time
@@ -100,6 +103,19 @@ def summary(samples: list[float]) -> dict[str, float]:
     else:
         q1, q3 = ordered[0], ordered[-1]
     return {"median": statistics.median(ordered), "q1": q1, "q3": q3, "n": len(ordered)}
+
+
+def cprofile(fn: Callable[[], object], n: int) -> list[tuple[str, int, str, int, float, float]]:
+    """cProfile of ``n`` calls of ``fn``: ``(file, line, function, calls, own s, cumulative s)``
+    for every function seen, totals over the ``n`` calls."""
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(n):
+        fn()
+    prof.disable()
+    stats = pstats.Stats(prof, stream=io.StringIO()).stats  # type: ignore[attr-defined]
+    return [(file, line, name, ncalls, tottime, cumtime)
+            for (file, line, name), (_cc, ncalls, tottime, cumtime, _callers) in stats.items()]
 
 
 def timed(fn: Callable[[], object]) -> float:

@@ -7,9 +7,6 @@ many ``timeit`` repeats, of the per-call time of a repeat.
 
 from __future__ import annotations
 
-import cProfile
-import io
-import pstats
 import re
 import sys
 import timeit
@@ -57,14 +54,8 @@ def per_call(fn: Callable[[], object], number: int, repeat: int) -> list[float]:
 
 
 def profile(fn: Callable[[], object], n: int, limit: int = 12) -> list[dict[str, Any]]:
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(n):
-        fn()
-    prof.disable()
-    stats = pstats.Stats(prof, stream=io.StringIO())
     rows = []
-    for (filename, line, name), (_cc, ncalls, tottime, _cum, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+    for filename, line, name, ncalls, tottime, _cum in common.cprofile(fn, n):
         short = re.sub(r".*/(secure_run/|site-packages/)", r"\1", filename)
         rows.append(
             {

@@ -25,10 +25,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import cProfile
-import io
 import os
-import pstats
 import re
 import statistics
 import subprocess
@@ -259,16 +256,9 @@ def requests_per_run(client: docker.DockerClient, fn: Callable[[], None], n: int
 def profile(fn: Callable[[], None], n: int, limit: int = 12) -> dict[str, Any]:
     """cProfile of ``n`` calls, per call: the total, the share spent in HTTP requests, and
     secure_run's own functions by cumulative time (their HTTP calls included)."""
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(n):
-        fn()
-    prof.disable()
-    stats = pstats.Stats(prof, stream=io.StringIO())
     rows = []
     http = total = 0.0
-    for (filename, line, name), entry in stats.stats.items():  # type: ignore[attr-defined]
-        _cc, ncalls, tottime, cumtime, _callers = entry
+    for filename, line, name, ncalls, tottime, cumtime in common.cprofile(fn, n):
         if filename.endswith("requests/sessions.py") and name == "send":
             http = cumtime / n * 1000
         if filename.endswith("benchmarks/e2e.py") and name == fn.__name__:
