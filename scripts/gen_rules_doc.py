@@ -16,7 +16,7 @@ Nothing here lists rules or opt-ins by hand; everything is read from the code:
 * the mistakes the builder methods refuse at once are the ``ConfigError.single()``
   calls in the parsing modules.
 
-``tests/unit/test_docs.py`` fails when the committed file differs from what this
+``tests/unit/test_rules_doc.py`` fails when the committed file differs from what this
 script writes.
 
 Usage::
