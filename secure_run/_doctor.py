@@ -1211,18 +1211,27 @@ def _check_logging(o: Observed) -> DoctorFinding:
     )
 
 
-def _check_socket_permissions(o: Observed) -> DoctorFinding:
-    """socket-permissions: only root (or the rootless daemon's user) owns the socket."""
-    title = "The daemon's socket is not open to every user"
-    found = functools.partial(DoctorFinding, "socket-permissions", title)
+def _readable_socket(
+    o: Observed, found: Callable[..., DoctorFinding]
+) -> SocketFacts | DoctorFinding:
+    """The daemon's socket on this host, or the finding that says why it cannot be judged."""
     if o.socket is None:
         return found(
             "not_applicable",
             f"the daemon is not local ({o.address}): its socket is not on this host",
         )
-    sock = o.socket
-    if sock.error:
-        return found("info", f"{sock.path}: {sock.error}")
+    if o.socket.error:
+        return found("info", f"{o.socket.path}: {o.socket.error}")
+    return o.socket
+
+
+def _check_socket_permissions(o: Observed) -> DoctorFinding:
+    """socket-permissions: only root (or the rootless daemon's user) owns the socket."""
+    title = "The daemon's socket is not open to every user"
+    found = functools.partial(DoctorFinding, "socket-permissions", title)
+    sock = _readable_socket(o, found)
+    if isinstance(sock, DoctorFinding):
+        return sock
     source = f"os.stat {sock.describe()}"
     if not stat.S_ISSOCK(sock.mode):
         source += " (not a socket)"
@@ -1247,14 +1256,9 @@ def _check_socket_group(o: Observed) -> DoctorFinding:
     """socket-group-members: nobody but root can use the socket through its group."""
     title = "Only trusted users are in the socket's group (it is root on the host)"
     found = functools.partial(DoctorFinding, "socket-group-members", title)
-    if o.socket is None:
-        return found(
-            "not_applicable",
-            f"the daemon is not local ({o.address}): its socket is not on this host",
-        )
-    sock = o.socket
-    if sock.error:
-        return found("info", f"{sock.path}: {sock.error}")
+    sock = _readable_socket(o, found)
+    if isinstance(sock, DoctorFinding):
+        return sock
     if not sock.mode & stat.S_IWGRP:
         return found(
             "pass",
