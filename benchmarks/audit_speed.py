@@ -60,7 +60,7 @@ COLD = (
     "import docker, secure_run as sr\n"
     "audit_all = getattr(sr, 'audit_all', None)\n"
     "if audit_all is None:\n"
-    "    from secure_run._audit import audit_all\n"
+    "    from secure_run._audit.audit import audit_all\n"
     "audit_all(docker.from_env())\n"
 )
 
@@ -69,12 +69,12 @@ def _audit_all() -> Callable[..., Any]:
     """sr.audit_all, or the module's own while the package does not export it yet."""
     fn = getattr(sr, "audit_all", None)
     if fn is None:
-        from secure_run._audit import audit_all as fn
+        from secure_run._audit.audit import audit_all as fn
     return fn
 
 
 def _checks() -> tuple[Any, ...]:
-    from secure_run._audit import CHECKS
+    from secure_run._audit.audit import CHECKS
 
     return tuple(CHECKS)
 

@@ -27,7 +27,7 @@ import docker
 import docker.errors
 
 import secure_run as sr
-from secure_run._verify import verify
+from secure_run._proof.verify import verify
 from secure_run.testing import build_test_image
 
 

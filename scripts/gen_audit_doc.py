@@ -1,7 +1,7 @@
 """Generate docs/audit.md from the audit's check table in the code, so the two cannot drift.
 
-Every check row comes from :data:`secure_run._audit.CHECKS` (id, title, rationale,
-remedy, scored, source); the statuses from :data:`secure_run._audit.STATUSES`; the
+Every check row comes from :data:`secure_run._audit.audit.CHECKS` (id, title, rationale,
+remedy, scored, source); the statuses from :data:`secure_run._audit.audit.STATUSES`; the
 calls' one-line summaries from the docstrings of ``audit``, ``audit_all`` and
 ``audit_config``; and the points where the audit is stricter than
 docker-bench-security from the module's docstring. ``tests/unit/test_audit_doc.py``
@@ -30,7 +30,7 @@ for _path in (ROOT, ROOT / "scripts"):  # this checkout's package, and docgen be
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from secure_run import _audit  # noqa: E402
+import secure_run._audit.audit as _audit  # noqa: E402
 
 #: What each status means to a reader of a report; every status in the code needs one.
 _STATUS_MEANING = {
@@ -89,7 +89,7 @@ def _stricter() -> list[str]:
     paragraphs = [p.strip() for p in (_audit.__doc__ or "").split("\n\n") if p.strip()]
     marked = [i for i, p in enumerate(paragraphs) if "stricter" in p]
     if not marked:
-        raise SystemExit("secure_run._audit's docstring no longer says where it is stricter")
+        raise SystemExit("secure_run._audit.audit's docstring no longer says where it is stricter")
     return [_markdown(p) + "\n" for p in paragraphs[marked[0] : marked[-1] + 1]]
 
 

@@ -1,8 +1,8 @@
 """Generate docs/presets.md from the preset tables in the code, so the two cannot drift.
 
-Every row comes from :data:`secure_run._presets.PRESETS` (field, value, reason), the
-values are rendered by :func:`secure_run._explain.render`, and the controls come from
-:data:`secure_run._explain.SETTINGS`. ``tests/unit/test_docs.py`` fails when the
+Every row comes from :data:`secure_run._config.presets.PRESETS` (field, value, reason), the
+values are rendered by :func:`secure_run._config.explain.render`, and the controls come from
+:data:`secure_run._config.explain.SETTINGS`. ``tests/unit/test_docs.py`` fails when the
 committed file differs from what this script writes.
 
 Usage::
@@ -28,9 +28,9 @@ for _path in (ROOT, ROOT / "scripts"):  # this checkout's package, and docgen be
 
 import attrs  # noqa: E402
 
-from secure_run._config import RunConfig  # noqa: E402
-from secure_run._explain import SETTINGS, render  # noqa: E402
-from secure_run._presets import PRESETS, Preset  # noqa: E402
+from secure_run._config.explain import SETTINGS, render  # noqa: E402
+from secure_run._config.presets import PRESETS, Preset  # noqa: E402
+from secure_run._config.values import RunConfig  # noqa: E402
 
 _SETTINGS = {s.field: s for s in SETTINGS}
 _CONVERTERS = {a.name: a.converter for a in attrs.fields(RunConfig)}

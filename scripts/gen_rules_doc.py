@@ -3,13 +3,13 @@
 Nothing here lists rules or opt-ins by hand; everything is read from the code:
 
 * the rules are the ``c.bad(field, value, message, fix)`` and ``c.needs(opt_in,
-  field, value, message, fix)`` calls in ``secure_run/_validation.py``, read from
+  field, value, message, fix)`` calls in ``secure_run/_config/validation.py``, read from
   its syntax tree, grouped by the rule function they are in. A field held in a loop
   variable is resolved from the literal or module constant the loop runs over; a
   part of a message computed from module constants is computed; anything else is
   shown as ``<name>``;
 * the opt-ins are the members of :class:`secure_run.OptIn`, in order, each with the
-  docstring under it in ``secure_run/_config.py`` (what it costs);
+  docstring under it in ``secure_run/_config/values.py`` (what it costs);
 * what an opt-in permits is every ``c.needs()`` call that names it;
 * the controls it weakens are the audit checks (``secure_run/_audit.py``) that name
   it as a cause, with their titles from :data:`secure_run.CHECKS`;
@@ -51,7 +51,7 @@ for _path in (ROOT, ROOT / "scripts"):  # this checkout's package, and docgen be
 from secure_run import CHECKS, OptIn  # noqa: E402
 
 #: The modules whose ``ConfigError.single()`` calls refuse a builder method's argument.
-_INPUT_MODULES = ("_builder", "_parse", "_capabilities", "_seccomp")
+_INPUT_MODULES = ("_config.builder", "_config.parse", "_config.capabilities", "_config.seccomp")
 
 
 @attrs.frozen
@@ -71,7 +71,7 @@ class Rule:
 
 
 def _tree(module: str) -> ast.Module:
-    return ast.parse((PACKAGE / f"{module}.py").read_text(encoding="utf-8"))
+    return ast.parse((PACKAGE / f"{module.replace('.', '/')}.py").read_text(encoding="utf-8"))
 
 
 def _module(name: str) -> ModuleType:
@@ -308,9 +308,9 @@ def _opt_in(node: ast.expr) -> OptIn:
 
 def validation_rules() -> list[Rule]:
     """Every ``bad()`` and ``needs()`` call of the rule functions, in source order."""
-    renderer = _Renderer(_module("_validation"))
+    renderer = _Renderer(_module("_config.validation"))
     rules = []
-    for function in _tree("_validation").body:
+    for function in _tree("_config.validation").body:
         if not isinstance(function, ast.FunctionDef):
             continue  # the _Checker class holds the machinery, not rules
         for call, scope in _calls(function, _Scope()):
@@ -383,9 +383,9 @@ def _unique(rules: list[Rule]) -> list[Rule]:
 
 
 def opt_in_docs() -> dict[OptIn, str]:
-    """The docstring under each ``OptIn`` member in ``_config.py``, as Markdown paragraphs."""
+    """The docstring under each ``OptIn`` member in ``_config/values.py``, as Markdown."""
     docs: dict[OptIn, str] = {}
-    for node in ast.walk(_tree("_config")):
+    for node in ast.walk(_tree("_config.values")):
         if isinstance(node, ast.ClassDef) and node.name == "OptIn":
             body = node.body
             for statement, following in zip(body, body[1:]):
@@ -404,7 +404,7 @@ def opt_in_docs() -> dict[OptIn, str]:
 
 def audit_checks() -> dict[OptIn, list[str]]:
     """For each opt-in, the ids of the audit checks that name it as a cause, in order."""
-    tree = _tree("_audit")
+    tree = _tree("_audit.audit")
     functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
 
     def opt_ins(name: str, seen: set[str]) -> set[OptIn]:
@@ -572,7 +572,9 @@ def generate() -> str:
         "",
     ]
     summaries = {
-        f.name: _summary(f) for f in _tree("_validation").body if isinstance(f, ast.FunctionDef)
+        f.name: _summary(f)
+        for f in _tree("_config.validation").body
+        if isinstance(f, ast.FunctionDef)
     }
     sections: dict[str, list[Rule]] = {}
     for rule in rules:

@@ -12,11 +12,12 @@ timeout that kills, capped output, verification and no leaked containers::
 
 from __future__ import annotations
 
-from ._audit import CHECKS, AuditReport, CheckSpec, Finding, audit, audit_all, audit_config
-from ._builder import RunBuilder
-from ._capabilities import DANGEROUS_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES
-from ._cleanup import Reaped, cleanup
-from ._config import (
+from ._audit.audit import CHECKS, AuditReport, CheckSpec, Finding, audit, audit_all, audit_config
+from ._audit.doctor import DoctorFinding, DoctorReport, doctor
+from ._config.builder import RunBuilder
+from ._config.capabilities import DANGEROUS_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES
+from ._config.presets import Preset, PresetLine, builder, preset, presets
+from ._config.values import (
     Device,
     Explanation,
     Healthcheck,
@@ -31,8 +32,10 @@ from ._config import (
     Ulimit,
     User,
 )
-from ._doctor import DoctorFinding, DoctorReport, doctor
-from ._engine import EngineFacts, engine_facts
+from ._engine.cleanup import Reaped, cleanup
+from ._engine.facts import EngineFacts, engine_facts
+from ._engine.launch import ExecResult, RunResult, SecureContainer, Streams, launch, run
+from ._engine.many import RunOutcome, run_many
 from ._errors import (
     ConfigError,
     DaemonUnavailable,
@@ -44,10 +47,7 @@ from ._errors import (
     SecureRunError,
     UnsupportedFeature,
 )
-from ._launch import ExecResult, RunResult, SecureContainer, Streams, launch, run
-from ._many import RunOutcome, run_many
-from ._presets import Preset, PresetLine, builder, preset, presets
-from ._verify import Check, VerifyReport, verify
+from ._proof.verify import Check, VerifyReport, verify
 
 __all__ = [
     "CHECKS",

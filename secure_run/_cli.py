@@ -16,9 +16,11 @@ from typing import Any, Callable, NoReturn, TextIO
 import attrs
 import docker
 
-from ._builder import RunBuilder
-from ._config import RunConfig
-from ._docker_errors import connect, translated
+from ._config.builder import RunBuilder
+from ._config.explain import render
+from ._config.presets import PRESETS, preset, presets
+from ._config.values import RunConfig
+from ._engine.errors import connect, translated
 from ._errors import (
     ConfigError,
     DaemonUnavailable,
@@ -26,9 +28,7 @@ from ._errors import (
     SecureRunError,
     UnsupportedFeature,
 )
-from ._explain import render
-from ._presets import PRESETS, preset, presets
-from ._probe import Probe, parse_probe, probe_command
+from ._proof.probe import Probe, parse_probe, probe_command
 
 __all__ = ["main"]
 
@@ -189,7 +189,7 @@ def _config(args: argparse.Namespace) -> RunConfig:
 
 
 def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
-    from ._launch import run
+    from ._engine.launch import run
 
     cfg = _config(args)
     streams = {"stdout": sys.stdout.buffer, "stderr": sys.stderr.buffer}
@@ -252,7 +252,7 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
             "name containers or --all, not both or neither",
             "write e.g. secure-run audit web-1, or secure-run audit --all",
         )  # fmt: skip
-    from ._audit import audit, audit_all
+    from ._audit.audit import audit, audit_all
 
     if args.all:
         return _report(audit_all(exec_checks=args.exec_checks), args, out)
@@ -265,13 +265,13 @@ def _cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
-    from ._doctor import doctor
+    from ._audit.doctor import doctor
 
     return _report(doctor(), args, out)
 
 
 def _cmd_cleanup(args: argparse.Namespace, out: TextIO) -> int:
-    from ._cleanup import cleanup
+    from ._engine.cleanup import cleanup
 
     reaped = cleanup(older_than=args.older_than)
     for r in reaped:
@@ -290,7 +290,7 @@ _PROBE_ROWS = (
 
 def _probe_default(client: docker.DockerClient, image: str, network: str | None) -> Probe:
     """The probe in a plain ``docker run`` of the image: Docker's defaults, nothing else."""
-    from ._launch import MANAGED_LABEL, OWNER_LABEL, _remove, owner_id
+    from ._engine.launch import MANAGED_LABEL, OWNER_LABEL, _remove, owner_id
 
     labels = {MANAGED_LABEL: "1", OWNER_LABEL: owner_id(), "secure-run.probe": "default"}
     with translated("run the default probe", image=image, client=client):
@@ -308,7 +308,7 @@ def _probe_default(client: docker.DockerClient, image: str, network: str | None)
 
 
 def _cmd_probe(args: argparse.Namespace, out: TextIO) -> int:
-    from ._launch import run
+    from ._engine.launch import run
 
     args.command = []
     client = connect(None)

@@ -17,8 +17,8 @@ from typing import Any, Callable
 
 import pytest
 
-from ._config import RunConfig
-from ._launch import SecureContainer, launch
+from ._config.values import RunConfig
+from ._engine.launch import SecureContainer, launch
 
 __all__ = ["secure_launch"]
 

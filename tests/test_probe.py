@@ -1,4 +1,4 @@
-"""secure_run._probe: the in-container probe script and its parser.
+"""secure_run._proof.probe: the in-container probe script and its parser.
 
 The v1 fixtures are raw outputs of the script on Docker 20.10 (cgroup v1, cgroupfs
 driver): ``default_root_v1.txt`` with docker's defaults as root, ``restricted_v1.txt``
@@ -19,9 +19,9 @@ import docker
 import docker.types
 import pytest
 
-from secure_run._capabilities import DOCKER_DEFAULT_CAPABILITIES
+from secure_run._config.capabilities import DOCKER_DEFAULT_CAPABILITIES
 from secure_run._errors import SecureRunError
-from secure_run._probe import (
+from secure_run._proof.probe import (
     PROBE_SCRIPT,
     FrozenMap,
     Limit,

@@ -35,9 +35,9 @@ from hypothesis import strategies as st
 
 import secure_run as sr
 from secure_run import ConfigError, OptIn, RunConfig
-from secure_run._capabilities import ALL_CAPABILITIES
-from secure_run._presets import PRESETS
-from secure_run._validation import SAFE_SYSCTLS, ULIMIT_NAMES
+from secure_run._config.capabilities import ALL_CAPABILITIES
+from secure_run._config.presets import PRESETS
+from secure_run._config.validation import SAFE_SYSCTLS, ULIMIT_NAMES
 
 PROFILE_ENV = "HYPOTHESIS_PROFILE"
 RECORD_DIR_ENV = "SECURE_RUN_RELIABILITY_RECORD_DIR"

@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 
 import secure_run as sr
 from secure_run import ConfigError, OptIn
-from secure_run._capabilities import ALL_CAPABILITIES
-from secure_run._presets import PRESETS
-from secure_run._validation import SAFE_SYSCTLS, ULIMIT_NAMES
+from secure_run._config.capabilities import ALL_CAPABILITIES
+from secure_run._config.presets import PRESETS
+from secure_run._config.validation import SAFE_SYSCTLS, ULIMIT_NAMES
 
 Step = Callable[[sr.RunBuilder], sr.RunBuilder]
 _MiB = 1 << 20

@@ -12,10 +12,10 @@ from fuzzkit import TEXT, example, fuzz_settings
 from hypothesis import HealthCheck, event, given
 from hypothesis import strategies as st
 
-from secure_run._capabilities import ALL_CAPABILITIES
 from secure_run._cli import main
-from secure_run._presets import PRESETS
-from secure_run._validation import SAFE_SYSCTLS, ULIMIT_NAMES
+from secure_run._config.capabilities import ALL_CAPABILITIES
+from secure_run._config.presets import PRESETS
+from secure_run._config.validation import SAFE_SYSCTLS, ULIMIT_NAMES
 
 FORMATS = ["kwargs", "cli", "compose", "json", "explain"]
 _CAPTURING = fuzz_settings(suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -13,7 +13,7 @@ import docker.models.containers
 import pytest
 
 import secure_run as sr
-from secure_run._probe import Probe, parse_probe, probe_command
+from secure_run._proof.probe import Probe, parse_probe, probe_command
 from secure_run.testing import TEST_LABELS
 
 

@@ -25,8 +25,8 @@ import pytest
 from docker.models.containers import Container
 
 import secure_run as sr
-from secure_run._audit import CHECKS, AuditReport, Finding, audit, audit_all, audit_config
-from secure_run._docker_errors import base_url
+from secure_run._audit.audit import CHECKS, AuditReport, Finding, audit, audit_all, audit_config
+from secure_run._engine.errors import base_url
 from secure_run._errors import LaunchError, SecureRunError
 from secure_run.testing import TEST_LABELS
 

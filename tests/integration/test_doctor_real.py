@@ -10,9 +10,9 @@ import uuid
 import docker
 import pytest
 
-from secure_run._docker_errors import base_url
-from secure_run._doctor import DoctorFinding, DoctorReport, doctor, read_daemon_config
-from secure_run._engine import engine_facts
+from secure_run._audit.doctor import DoctorFinding, DoctorReport, doctor, read_daemon_config
+from secure_run._engine.errors import base_url
+from secure_run._engine.facts import engine_facts
 from secure_run.testing import TEST_LABELS
 
 

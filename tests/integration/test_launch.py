@@ -17,7 +17,7 @@ import docker.errors
 import pytest
 
 import secure_run as sr
-from secure_run._launch import MANAGED_LABEL, OWNER_LABEL, _verify_started
+from secure_run._engine.launch import MANAGED_LABEL, OWNER_LABEL, _verify_started
 from secure_run.testing import TEST_LABELS
 
 

@@ -7,7 +7,7 @@ from typing import Callable
 import pytest
 
 import secure_run as sr
-from secure_run._probe import Probe
+from secure_run._proof.probe import Probe
 
 PRESETS = sorted(sr.presets())
 

@@ -18,7 +18,7 @@ import docker
 import pytest
 
 import secure_run as sr
-from secure_run._probe import Probe
+from secure_run._proof.probe import Probe
 from secure_run.testing import TEST_LABELS
 
 Change = Callable[[sr.RunBuilder], sr.RunBuilder]

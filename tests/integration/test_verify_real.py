@@ -20,7 +20,7 @@ from docker.models.containers import Container
 
 import secure_run as sr
 from secure_run._errors import HardeningNotApplied, LaunchError
-from secure_run._verify import VerifyReport, verify
+from secure_run._proof.verify import VerifyReport, verify
 from secure_run.testing import TEST_LABELS
 
 MiB = 1 << 20

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 import secure_run as sr
-from secure_run._audit import (
+from secure_run._audit.audit import (
     CHECKS,
     AuditReport,
     Finding,
@@ -36,7 +36,7 @@ from secure_run._audit import (
     audit_all,
     audit_config,
 )
-from secure_run._capabilities import ALL_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES
+from secure_run._config.capabilities import ALL_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES
 from secure_run._errors import ConfigError, LaunchError
 
 DATA = Path(__file__).parent.parent / "data" / "audit"

@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "audit.md"
 
 pytest.importorskip(
-    "secure_run._audit",
-    reason="secure_run._audit (the audit) is not in this checkout yet; docs/audit.md is "
+    "secure_run._audit.audit",
+    reason="secure_run._audit.audit (the audit) is not in this checkout yet; docs/audit.md is "
     "generated from its CHECKS",
 )
 
@@ -34,7 +34,7 @@ def test_audit_doc_maps_every_check_id():
     """Every check in the code has its row, with its rationale and remedy."""
     text = _generator().generate()  # puts this checkout first on sys.path
 
-    from secure_run._audit import CHECKS
+    from secure_run._audit.audit import CHECKS
 
     assert CHECKS
     for check in CHECKS:
@@ -68,6 +68,6 @@ def test_check_mode_reports_a_stale_file(tmp_path, monkeypatch):
 
 
 def _statuses() -> tuple[str, ...]:
-    from secure_run._audit import STATUSES
+    from secure_run._audit.audit import STATUSES
 
     return tuple(STATUSES)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import secure_run as sr
-from secure_run._capabilities import (
+from secure_run._config.capabilities import (
     ALL_CAPABILITIES,
     decode_mask,
     encode_mask,

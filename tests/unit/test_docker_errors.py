@@ -1,4 +1,4 @@
-"""secure_run._docker_errors: each SDK, requests and socket error maps to its secure_run error.
+"""secure_run._engine.errors: each SDK, requests and socket error maps to its secure_run error.
 
 The exceptions are built directly, as the SDK raises them; only the socket tests
 touch the file system (a unix socket path that does not exist), never an engine.
@@ -16,7 +16,7 @@ import requests
 import requests.exceptions
 import urllib3.exceptions
 
-from secure_run._docker_errors import base_url, connect, translate, translated
+from secure_run._engine.errors import base_url, connect, translate, translated
 from secure_run._errors import (
     ConfigError,
     DaemonUnavailable,

@@ -35,7 +35,7 @@ def test_presets_doc_has_a_section_per_preset():
     """Every preset in the code has its own section in the generated reference."""
     text = _generator().generate()  # puts this checkout first on sys.path
 
-    from secure_run._presets import PRESETS
+    from secure_run._config.presets import PRESETS
 
     for name, preset in PRESETS.items():
         assert f"## `{name}`" in text

@@ -28,7 +28,7 @@ import docker.errors
 import pytest
 import requests
 
-from secure_run._doctor import (
+from secure_run._audit.doctor import (
     ENGINE_LINES,
     ENGINE_LINES_REVIEWED,
     RULES,
@@ -42,7 +42,7 @@ from secure_run._doctor import (
     read_daemon_config,
     read_socket,
 )
-from secure_run._engine import EngineFacts
+from secure_run._engine.facts import EngineFacts
 from secure_run._errors import DaemonUnavailable, LaunchError
 
 DATA = Path(__file__).parent.parent / "data" / "doctor"

@@ -1,4 +1,4 @@
-"""secure_run._engine: the engine's facts, the settings it cannot honour, create warnings.
+"""secure_run._engine.facts: the engine's facts, the settings it cannot honour, create warnings.
 
 ``INFO_V1`` and ``VERSION_V1`` are ``client.info()`` and ``client.version()`` as
 recorded from Docker 20.10.24 (API 1.41, cgroup v1, cgroupfs driver, seccomp, no
@@ -21,7 +21,7 @@ import docker
 import pytest
 
 import secure_run as sr
-from secure_run._engine import (
+from secure_run._engine.facts import (
     API_REQUIREMENTS,
     EngineFacts,
     create_warnings,

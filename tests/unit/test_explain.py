@@ -6,8 +6,8 @@ import attrs
 import pytest
 
 import secure_run as sr
-from secure_run._explain import SETTINGS
-from secure_run._presets import PRESETS
+from secure_run._config.explain import SETTINGS
+from secure_run._config.presets import PRESETS
 
 IMAGE = "busybox:1.36"
 ENV_VALUE = "hunter2-s3cr3t-value"

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import secure_run as sr
-from secure_run._capabilities import ALL_CAPABILITIES, normalize_capability
-from secure_run._parse import (
+from secure_run._config.capabilities import ALL_CAPABILITIES, normalize_capability
+from secure_run._config.parse import (
     parse_cpus,
     parse_duration_ns,
     parse_image,

@@ -7,7 +7,7 @@ import pytest
 
 import secure_run as sr
 from secure_run import OptIn
-from secure_run._presets import PRESETS
+from secure_run._config.presets import PRESETS
 
 IMAGE = "busybox:1.36"
 NAMES = ["restricted", "sandbox", "service", "baseline"]

@@ -12,7 +12,7 @@ import pytest
 from docker.models.containers import _create_container_args
 
 import secure_run as sr
-from secure_run._presets import PRESETS
+from secure_run._config.presets import PRESETS
 
 IMAGE = "busybox:1.36"
 MiB = 1 << 20

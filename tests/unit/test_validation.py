@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import secure_run as sr
 from secure_run import OptIn
-from secure_run._seccomp import MAX_PROFILE_BYTES
+from secure_run._config.seccomp import MAX_PROFILE_BYTES
 
 IMAGE = "busybox:1.36"
 B = sr.builder(IMAGE)  # the restricted preset, valid as it is

@@ -24,9 +24,9 @@ import requests
 from docker.models.containers import Container
 
 import secure_run as sr
-from secure_run._capabilities import encode_mask
+from secure_run._config.capabilities import encode_mask
 from secure_run._errors import DaemonUnavailable, HardeningNotApplied, LaunchError
-from secure_run._verify import Check, VerifyReport, _expected_caps, verify
+from secure_run._proof.verify import Check, VerifyReport, _expected_caps, verify
 from secure_run.testing import TEST_IMAGE, TEST_LABELS
 
 DATA = Path(__file__).parent.parent / "data" / "verify" / "restricted_v1"

@@ -1,6 +1,6 @@
 """Re-record the doctor fixtures from the real engine: ``python tests/data/doctor/record.py``.
 
-Saves what :func:`secure_run._doctor.observe` reads from the engine:
+Saves what :func:`secure_run._audit.doctor.observe` reads from the engine:
 
 * ``info.json``: ``client.info()`` (proxy settings blanked);
 * ``version.json``: ``client.version(api_version=False)``;

@@ -23,7 +23,7 @@ from pathlib import Path
 import docker
 
 import secure_run as sr
-from secure_run._probe import probe_command
+from secure_run._proof.probe import probe_command
 from secure_run.testing import TEST_LABELS, build_test_image
 
 HERE = Path(__file__).parent

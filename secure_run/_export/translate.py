@@ -13,8 +13,8 @@ from typing import Any
 
 import docker.types
 
-from ._config import LABEL_PREFIX, PortBinding, RunConfig
-from ._errors import ConfigError
+from .._config.values import LABEL_PREFIX, PortBinding, RunConfig
+from .._errors import ConfigError
 
 __all__ = [
     "config_labels",

@@ -31,10 +31,10 @@ import docker.constants
 import docker.errors
 import requests
 
-from ._config import RunConfig
-from ._docker_errors import connect
-from ._errors import ConfigError, Problem, show
-from ._launch import (
+from .._config.values import RunConfig
+from .._errors import ConfigError, Problem, show
+from .errors import connect
+from .launch import (
     _PULL_POLICIES,
     PullPolicy,
     RunResult,

@@ -11,9 +11,9 @@ from typing import Any
 
 import attrs
 
-from ._builder import RunBuilder
-from ._config import LogLimits, OptIn, RestartPolicy, RunConfig, Tmpfs, Ulimit, User
-from ._errors import ConfigError
+from .._errors import ConfigError
+from .builder import RunBuilder
+from .values import LogLimits, OptIn, RestartPolicy, RunConfig, Tmpfs, Ulimit, User
 
 __all__ = ["PRESETS", "Preset", "PresetLine", "builder", "preset", "preset_reasons", "presets"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 
-from ._errors import ConfigError, Problem, show
+from .._errors import ConfigError, Problem, show
 
 __all__ = [
     "ALL_CAPABILITIES",

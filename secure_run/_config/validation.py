@@ -18,8 +18,11 @@ from typing import Any, cast
 
 import attrs
 
-from ._capabilities import ALL_CAPABILITIES, DANGEROUS_CAPABILITIES, UNWAIVED_CAPABILITIES
-from ._config import (
+from .._errors import ConfigError, Problem, show
+from .capabilities import ALL_CAPABILITIES, DANGEROUS_CAPABILITIES, UNWAIVED_CAPABILITIES
+from .parse import parse_image
+from .seccomp import is_allow_all, profile_problems
+from .values import (
     LABEL_PREFIX,
     Device,
     Healthcheck,
@@ -34,9 +37,6 @@ from ._config import (
     Ulimit,
     User,
 )
-from ._errors import ConfigError, Problem, show
-from ._parse import parse_image
-from ._seccomp import is_allow_all, profile_problems
 
 __all__ = ["MIN_MEMORY", "SAFE_SYSCTLS", "SENSITIVE_PATHS", "ULIMIT_NAMES", "check"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import attrs
 
-from ._config import Explanation, LogLimits, RunConfig
+from .values import Explanation, LogLimits, RunConfig
 
 __all__ = ["SETTINGS", "Setting", "explain", "render"]
 
@@ -179,7 +179,7 @@ def explain(cfg: RunConfig) -> list[Explanation]:
     The reason is the preset's where the value is still the preset's; otherwise
     the general one. Settings left unset and without controls are skipped.
     """
-    from ._presets import preset_reasons
+    from .presets import preset_reasons
 
     preset = preset_reasons(cfg)
     out = []

@@ -57,8 +57,8 @@ import attrs
 import docker
 import docker.errors
 
-from ._docker_errors import base_url, connect, translated
-from ._engine import EngineFacts, _older, engine_facts
+from .._engine.errors import base_url, connect, translated
+from .._engine.facts import EngineFacts, _older, engine_facts
 
 __all__ = [
     "ENGINE_LINES",

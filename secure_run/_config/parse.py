@@ -11,8 +11,8 @@ import re
 
 from docker.utils import parse_bytes
 
-from ._config import User
-from ._errors import ConfigError
+from .._errors import ConfigError
+from .values import User
 
 __all__ = ["parse_cpus", "parse_duration_ns", "parse_image", "parse_memory", "parse_user"]
 

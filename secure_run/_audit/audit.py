@@ -56,18 +56,18 @@ import docker.errors
 from docker.models import containers as _sdk_containers
 from docker.models.containers import Container
 
-from ._capabilities import (
+from .._config.capabilities import (
     ALL_CAPABILITIES,
     DANGEROUS_CAPABILITIES,
     DOCKER_DEFAULT_CAPABILITIES,
     UNWAIVED_CAPABILITIES,
 )
-from ._config import LABEL_PREFIX, OptIn, RunConfig
-from ._docker_errors import base_url, connect, translated
-from ._errors import ConfigError, LaunchError
-from ._seccomp import is_allow_all
-from ._translate import sdk_kwargs
-from ._validation import _SOCKET_NAMES, _SOCKET_PATHS, SAFE_SYSCTLS, SENSITIVE_PATHS
+from .._config.seccomp import is_allow_all
+from .._config.validation import _SOCKET_NAMES, _SOCKET_PATHS, SAFE_SYSCTLS, SENSITIVE_PATHS
+from .._config.values import LABEL_PREFIX, OptIn, RunConfig
+from .._engine.errors import base_url, connect, translated
+from .._errors import ConfigError, LaunchError
+from .._export.translate import sdk_kwargs
 
 __all__ = ["CHECKS", "AuditReport", "CheckSpec", "Finding", "audit", "audit_all", "audit_config"]
 

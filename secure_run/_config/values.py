@@ -444,7 +444,7 @@ class RunConfig:
     _digest: str | None = attrs.field(init=False, default=None, repr=False, eq=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
-        from ._validation import check
+        from .validation import check
 
         object.__setattr__(self, "_waivers", tuple(sorted(check(self), key=str)))
 
@@ -469,7 +469,7 @@ class RunConfig:
 
     def to_docker_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``DockerClient.containers.run()`` and ``.create()``."""
-        from ._translate import to_docker_kwargs
+        from .._export.translate import to_docker_kwargs
 
         return to_docker_kwargs(self)
 
@@ -481,18 +481,18 @@ class RunConfig:
                 the names are written (``--env NAME``), so secrets stay out of
                 process listings; run the argv with those variables set.
         """
-        from ._translate import to_cli
+        from .._export.translate import to_cli
 
         return to_cli(self, reveal_env=reveal_env)
 
     def to_compose(self, *, reveal_env: bool = False) -> dict[str, Any]:
         """A compose service mapping with the same settings (see :meth:`to_cli` for env)."""
-        from ._translate import to_compose
+        from .._export.translate import to_compose
 
         return to_compose(self, reveal_env=reveal_env)
 
     def explain(self) -> list[Explanation]:
         """Each setting with its value, the reason for it, and the controls it meets."""
-        from ._explain import explain
+        from .explain import explain
 
         return explain(self)

@@ -16,8 +16,11 @@ from typing import Any, Callable
 import attrs
 from typing_extensions import Self
 
-from ._capabilities import normalize_capability
-from ._config import (
+from .._errors import ConfigError, Problem, show
+from .capabilities import normalize_capability
+from .parse import parse_cpus, parse_duration_ns, parse_image, parse_memory, parse_user
+from .seccomp import load_seccomp
+from .values import (
     Device,
     Healthcheck,
     LogLimits,
@@ -29,9 +32,6 @@ from ._config import (
     Tmpfs,
     Ulimit,
 )
-from ._errors import ConfigError, Problem, show
-from ._parse import parse_cpus, parse_duration_ns, parse_image, parse_memory, parse_user
-from ._seccomp import load_seccomp
 
 __all__ = ["RunBuilder"]
 

@@ -20,9 +20,9 @@ from typing import Any, Callable
 import attrs
 import docker
 
-from ._config import RunConfig
-from ._docker_errors import base_url, translated
-from ._errors import Problem, UnsupportedFeature, show
+from .._config.values import RunConfig
+from .._errors import Problem, UnsupportedFeature, show
+from .errors import base_url, translated
 
 __all__ = [
     "API_REQUIREMENTS",

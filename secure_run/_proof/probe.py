@@ -22,8 +22,8 @@ from typing import TypeVar
 
 import attrs
 
-from ._capabilities import ALL_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES, decode_mask
-from ._errors import SecureRunError
+from .._config.capabilities import ALL_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES, decode_mask
+from .._errors import SecureRunError
 
 __all__ = [
     "PROBE_SCRIPT",

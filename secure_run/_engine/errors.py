@@ -57,7 +57,7 @@ import docker.utils
 import requests.exceptions
 import urllib3.exceptions
 
-from ._errors import (
+from .._errors import (
     DaemonUnavailable,
     ImageNotFound,
     LaunchError,

@@ -32,12 +32,12 @@ from docker.models import containers as _sdk_containers
 from docker.utils import socket as _sdk_socket
 from typing_extensions import Self
 
-from ._config import LABEL_PREFIX, RunConfig
-from ._docker_errors import _close_unix_sockets, connect, translated
-from ._engine import create_warnings, engine_facts, refuse_unsupported
-from ._errors import ConfigError, HardeningNotApplied, ImageNotFound, LaunchError, RunTimeout
-from ._translate import sdk_kwargs
-from ._verify import VerifyReport, verify
+from .._config.values import LABEL_PREFIX, RunConfig
+from .._errors import ConfigError, HardeningNotApplied, ImageNotFound, LaunchError, RunTimeout
+from .._export.translate import sdk_kwargs
+from .._proof.verify import VerifyReport, verify
+from .errors import _close_unix_sockets, connect, translated
+from .facts import create_warnings, engine_facts, refuse_unsupported
 
 __all__ = ["ExecResult", "RunResult", "SecureContainer", "Streams", "launch", "run"]
 

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._config import Seccomp
-from ._errors import ConfigError, Problem, show
+from .._errors import ConfigError, Problem, show
+from .values import Seccomp
 
 __all__ = ["is_allow_all", "load_seccomp", "profile_problems"]
 

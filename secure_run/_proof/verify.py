@@ -13,7 +13,7 @@ reading two sources:
   is read from the host: ``/proc/<pid>/status`` (capabilities, ``NoNewPrivs``,
   ``Seccomp``, ids), ``/proc/<pid>/limits``, ``/proc/<pid>/mountinfo`` and its cgroup
   files (v1 and v2). Plain file reads: no tool is needed in the image and no
-  subprocess is started. Otherwise an exec probe (:data:`secure_run._probe.PROBE_SCRIPT`)
+  subprocess is started. Otherwise an exec probe (:data:`secure_run._proof.probe.PROBE_SCRIPT`)
   reads the same files from inside; an image without ``/bin/sh`` gets a note saying
   the kernel state was not verified.
 
@@ -40,17 +40,17 @@ import attrs
 import docker
 from docker.models.containers import Container
 
-from ._capabilities import (
+from .._config.capabilities import (
     ALL_CAPABILITIES,
     DOCKER_DEFAULT_CAPABILITIES,
     decode_mask,
     encode_mask,
     normalize_capability,
 )
-from ._config import RunConfig
-from ._docker_errors import base_url, connect, translated
-from ._errors import ConfigError, HardeningNotApplied, LaunchError
-from ._probe import (
+from .._config.values import RunConfig
+from .._engine.errors import base_url, connect, translated
+from .._errors import ConfigError, HardeningNotApplied, LaunchError
+from .probe import (
     Limit,
     MountInfo,
     ProbeError,

@@ -16,8 +16,8 @@ import attrs
 import docker
 import docker.errors
 
-from ._docker_errors import connect, translated
-from ._launch import CREATED_LABEL, MANAGED_LABEL, OWNER_LABEL, _remove, owner_id
+from .errors import connect, translated
+from .launch import CREATED_LABEL, MANAGED_LABEL, OWNER_LABEL, _remove, owner_id
 
 __all__ = ["Reaped", "cleanup"]
 

@@ -1,0 +1,1 @@
+"""Audit: the CIS and Pod Security checks of running containers, and the daemon doctor."""

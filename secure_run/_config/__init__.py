@@ -1,0 +1,1 @@
+"""The run configuration: values, parsing, validation, the builder and presets."""

@@ -1,0 +1,1 @@
+"""Talking to the engine: client, error translation, facts, launch, batches, cleanup."""

@@ -1,0 +1,1 @@
+"""Exporters: a RunConfig as docker-py kwargs, a docker run argv, a compose service."""

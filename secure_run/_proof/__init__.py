@@ -1,0 +1,1 @@
+"""Proof: the in-container probe and verify(), from the kernel's own view."""
