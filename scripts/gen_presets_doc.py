@@ -30,7 +30,7 @@ import attrs  # noqa: E402
 
 from secure_run._config.explain import SETTINGS, render  # noqa: E402
 from secure_run._config.presets import PRESETS, Preset  # noqa: E402
-from secure_run._config.values import RunConfig  # noqa: E402
+from secure_run._config.run_config import RunConfig  # noqa: E402
 
 _SETTINGS = {s.field: s for s in SETTINGS}
 _CONVERTERS = {a.name: a.converter for a in attrs.fields(RunConfig)}

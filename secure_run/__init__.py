@@ -17,6 +17,7 @@ from ._audit.doctor import DoctorFinding, DoctorReport, doctor
 from ._config.builder import RunBuilder
 from ._config.capabilities import DANGEROUS_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES
 from ._config.presets import Preset, PresetLine, builder, preset, presets
+from ._config.run_config import RunConfig
 from ._config.values import (
     Device,
     Explanation,
@@ -26,7 +27,6 @@ from ._config.values import (
     OptIn,
     PortBinding,
     RestartPolicy,
-    RunConfig,
     Seccomp,
     Tmpfs,
     Ulimit,

@@ -19,7 +19,7 @@ import docker
 from ._config.builder import RunBuilder
 from ._config.explain import render
 from ._config.presets import PRESETS, preset, presets
-from ._config.values import RunConfig
+from ._config.run_config import RunConfig
 from ._engine.errors import connect, translated
 from ._errors import (
     ConfigError,

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import pytest
 
-from ._config.values import RunConfig
+from ._config.run_config import RunConfig
 from ._engine.launch import SecureContainer, launch
 
 __all__ = ["secure_launch"]

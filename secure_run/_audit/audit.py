@@ -62,9 +62,10 @@ from .._config.capabilities import (
     DOCKER_DEFAULT_CAPABILITIES,
     UNWAIVED_CAPABILITIES,
 )
+from .._config.run_config import RunConfig
 from .._config.seccomp import is_allow_all
 from .._config.validation import _SOCKET_NAMES, _SOCKET_PATHS, SAFE_SYSCTLS, SENSITIVE_PATHS
-from .._config.values import LABEL_PREFIX, OptIn, RunConfig
+from .._config.values import LABEL_PREFIX, OptIn
 from .._engine.errors import base_url, connect, translated
 from .._errors import ConfigError, LaunchError
 from .._export.translate import sdk_kwargs

@@ -19,6 +19,7 @@ from typing_extensions import Self
 from .._errors import ConfigError, Problem, show
 from .capabilities import normalize_capability
 from .parse import parse_cpus, parse_duration_ns, parse_image, parse_memory, parse_user
+from .run_config import RunConfig
 from .seccomp import load_seccomp
 from .values import (
     Device,
@@ -28,7 +29,6 @@ from .values import (
     OptIn,
     PortBinding,
     RestartPolicy,
-    RunConfig,
     Tmpfs,
     Ulimit,
 )

@@ -8,9 +8,14 @@ preset reference in the docs both read it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
-from .values import Explanation, LogLimits, RunConfig
+from .values import Explanation, LogLimits
+
+if TYPE_CHECKING:
+    from .run_config import RunConfig
 
 __all__ = ["SETTINGS", "Setting", "explain", "render"]
 

@@ -13,7 +13,8 @@ import attrs
 
 from .._errors import ConfigError
 from .builder import RunBuilder
-from .values import LogLimits, OptIn, RestartPolicy, RunConfig, Tmpfs, Ulimit, User
+from .run_config import RunConfig
+from .values import LogLimits, OptIn, RestartPolicy, Tmpfs, Ulimit, User
 
 __all__ = ["PRESETS", "Preset", "PresetLine", "builder", "preset", "preset_reasons", "presets"]
 

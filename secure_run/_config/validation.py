@@ -14,7 +14,7 @@ import operator
 import posixpath
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
@@ -31,12 +31,14 @@ from .values import (
     OptIn,
     PortBinding,
     RestartPolicy,
-    RunConfig,
     Seccomp,
     Tmpfs,
     Ulimit,
     User,
 )
+
+if TYPE_CHECKING:
+    from .run_config import RunConfig
 
 __all__ = ["MIN_MEMORY", "SAFE_SYSCTLS", "SENSITIVE_PATHS", "ULIMIT_NAMES", "check"]
 
@@ -162,7 +164,7 @@ _FieldTypes = tuple[tuple[str, bool, tuple[type, ...]], ...]
 _field_types: _FieldTypes = ()
 
 
-def _checked_fields() -> _FieldTypes:
+def _checked_fields(cls: type[RunConfig]) -> _FieldTypes:
     """(name, holds items, allowed types) for each field the type rule checks.
 
     For a ``tuple[X, ...]`` field the types are the items'; ``None`` is allowed for
@@ -171,7 +173,7 @@ def _checked_fields() -> _FieldTypes:
     global _field_types  # computed once: RunConfig is complete only after this module loads
     if not _field_types:
         found = []
-        for field in attrs.fields(RunConfig):
+        for field in attrs.fields(cls):
             if not field.init:  # derived from the others, set after the check
                 continue
             annotation = str(field.type)
@@ -190,7 +192,7 @@ def _type_names(allowed: tuple[type, ...]) -> str:
 
 def _types(c: _Checker, cfg: RunConfig) -> None:
     """Every field holds a value of its declared type (``attrs.evolve`` can set anything)."""
-    for name, holds_items, allowed in _checked_fields():
+    for name, holds_items, allowed in _checked_fields(cfg.__class__):
         value = getattr(cfg, name)
         if holds_items:
             if value is None:  # the converter made a tuple unless the field allows None
@@ -233,9 +235,19 @@ def _field_values(cls: type) -> Callable[[object], tuple[object, ...]] | None:
     return getter
 
 
-_LIMITED_FIELDS = tuple(
-    f.name for f in attrs.fields(RunConfig) if f.init and f.name not in _CHECKED_ELSEWHERE
-)
+_limited: tuple[str, ...] = ()
+
+
+def register(cls: type[RunConfig]) -> None:
+    """Learn the fields of the :class:`RunConfig` class, once it is defined.
+
+    ``run_config`` calls this right after the class statement: validation takes a
+    ``RunConfig`` but does not import it, so the import graph has no circle.
+    """
+    global _limited
+    _limited = tuple(
+        f.name for f in attrs.fields(cls) if f.init and f.name not in _CHECKED_ELSEWHERE
+    )
 _SKIPPED = (bool, float, type(None))
 
 
@@ -248,7 +260,7 @@ def _scalar_limits(c: _Checker, cfg: RunConfig) -> None:
     """
     low, high = _INT64
     strings: list[str] = []
-    for name in _LIMITED_FIELDS:
+    for name in _limited:
         value = getattr(cfg, name)
         cls = value.__class__
         if cls is str:
@@ -266,7 +278,7 @@ def _scalar_limits(c: _Checker, cfg: RunConfig) -> None:
             c.bad(name, number, "beyond the engine's 64-bit integers", "give a smaller number")
     if "\x00" not in "".join(strings):
         return
-    for name in _LIMITED_FIELDS:  # rare: find which fields hold one
+    for name in _limited:  # rare: find which fields hold one
         found: list[str] = []
         _scan(getattr(cfg, name), found)
         for text in found:

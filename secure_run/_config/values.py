@@ -8,8 +8,6 @@ tuples, so nothing inside can change either.
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +22,6 @@ __all__ = [
     "OptIn",
     "PortBinding",
     "RestartPolicy",
-    "RunConfig",
     "Seccomp",
     "Tmpfs",
     "Ulimit",
@@ -375,124 +372,3 @@ class Explanation:
     value: str
     why: str
     controls: tuple[str, ...]
-
-
-@attrs.frozen(kw_only=True)
-class RunConfig:
-    """A validated, immutable description of one hardened container launch.
-
-    Make one with :func:`secure_run.builder` or :func:`secure_run.preset`. It is
-    hashable, compares by value, works with ``attrs.evolve`` (which validates
-    again), and translates to docker-py keyword arguments, a ``docker run`` argv
-    and a compose service.
-
-    Memory sizes are bytes; ``memory_swap`` is memory plus swap, as Docker's
-    ``--memory-swap`` (equal to ``memory`` means no swap, -1 unlimited).
-    ``pids_limit``, ``memory`` and the CPU settings are ``None`` when unlimited.
-
-    .. versionadded:: 0.1
-    """
-
-    image: str
-    preset: str | None = None
-    command: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
-    entrypoint: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple)
-    env: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_pairs, repr=_hidden_env)
-    workdir: str | None = None
-    hostname: str | None = None
-    name: str | None = None
-    labels: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_pairs)
-    user: User | None = None
-    group_add: tuple[int, ...] = attrs.field(default=(), converter=_tuple)
-    cap_add: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
-    cap_drop: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
-    privileged: bool = False
-    devices: tuple[Device, ...] = attrs.field(default=(), converter=_tuple)
-    memory: int | None = None
-    memory_reservation: int | None = None
-    memory_swap: int | None = None
-    cpus: float | None = None
-    cpu_quota: int | None = None
-    cpu_period: int | None = None
-    cpu_shares: int | None = None
-    cpuset: str | None = None
-    pids_limit: int | None = None
-    ulimits: tuple[Ulimit, ...] = attrs.field(default=(), converter=_tuple)
-    read_only: bool = False
-    tmpfs: tuple[Tmpfs, ...] = attrs.field(default=(), converter=_tuple)
-    mounts: tuple[Mount, ...] = attrs.field(default=(), converter=_tuple)
-    network: str = "none"
-    ports: tuple[PortBinding, ...] = attrs.field(default=(), converter=_tuple)
-    pid_mode: str | None = None
-    ipc_mode: str | None = None
-    uts_mode: str | None = None
-    userns_mode: str | None = None
-    seccomp: Seccomp = Seccomp()
-    apparmor: str | None = None
-    no_new_privileges: bool = False
-    init: bool = False
-    runtime: str | None = None
-    restart: RestartPolicy | None = None
-    healthcheck: Healthcheck | None = None
-    stop_timeout: int | None = None
-    log_limits: LogLimits | None = None
-    sysctls: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_pairs)
-    opt_ins: tuple[OptIn, ...] = attrs.field(default=(), converter=_opt_ins)
-
-    # Derived once, when the config is made; not part of its value.
-    _waivers: tuple[OptIn, ...] = attrs.field(init=False, repr=False, eq=False, hash=False)
-    _digest: str | None = attrs.field(init=False, default=None, repr=False, eq=False, hash=False)
-
-    def __attrs_post_init__(self) -> None:
-        from .validation import check
-
-        object.__setattr__(self, "_waivers", tuple(sorted(check(self), key=str)))
-
-    @property
-    def environment(self) -> dict[str, str]:
-        """The environment as a new dict (values included: handle with care)."""
-        return dict(self.env)
-
-    def waivers(self) -> tuple[OptIn, ...]:
-        """The opt-ins this config really relies on, sorted; unused grants are left out."""
-        return self._waivers
-
-    def digest(self) -> str:
-        """A stable ``sha256:<hex>`` of the config's content, the same in every process."""
-        if self._digest is None:
-            content = attrs.asdict(self, filter=lambda field, _: field.init)
-            payload = json.dumps(content, sort_keys=True, default=str)
-            digest = "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
-            object.__setattr__(self, "_digest", digest)
-            return digest
-        return self._digest
-
-    def to_docker_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``DockerClient.containers.run()`` and ``.create()``."""
-        from .._export.translate import to_docker_kwargs
-
-        return to_docker_kwargs(self)
-
-    def to_cli(self, *, reveal_env: bool = False) -> list[str]:
-        """A ``docker run`` argv giving the container the same HostConfig.
-
-        Args:
-            reveal_env: Write environment values into the argv. By default only
-                the names are written (``--env NAME``), so secrets stay out of
-                process listings; run the argv with those variables set.
-        """
-        from .._export.translate import to_cli
-
-        return to_cli(self, reveal_env=reveal_env)
-
-    def to_compose(self, *, reveal_env: bool = False) -> dict[str, Any]:
-        """A compose service mapping with the same settings (see :meth:`to_cli` for env)."""
-        from .._export.translate import to_compose
-
-        return to_compose(self, reveal_env=reveal_env)
-
-    def explain(self) -> list[Explanation]:
-        """Each setting with its value, the reason for it, and the controls it meets."""
-        from .explain import explain
-
-        return explain(self)

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import attrs
 import docker
 
-from .._config.values import RunConfig
+from .._config.run_config import RunConfig
 from .._errors import Problem, UnsupportedFeature, show
 from .errors import base_url, translated
 

@@ -32,7 +32,8 @@ from docker.models import containers as _sdk_containers
 from docker.utils import socket as _sdk_socket
 from typing_extensions import Self
 
-from .._config.values import LABEL_PREFIX, RunConfig
+from .._config.run_config import RunConfig
+from .._config.values import LABEL_PREFIX
 from .._errors import ConfigError, HardeningNotApplied, ImageNotFound, LaunchError, RunTimeout
 from .._export.translate import sdk_kwargs
 from .._proof.verify import VerifyReport, verify

@@ -31,7 +31,7 @@ import docker.constants
 import docker.errors
 import requests
 
-from .._config.values import RunConfig
+from .._config.run_config import RunConfig
 from .._errors import ConfigError, Problem, show
 from .errors import connect
 from .launch import (

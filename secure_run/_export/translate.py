@@ -9,12 +9,15 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import docker.types
 
-from .._config.values import LABEL_PREFIX, PortBinding, RunConfig
+from .._config.values import LABEL_PREFIX, PortBinding
 from .._errors import ConfigError
+
+if TYPE_CHECKING:
+    from .._config.run_config import RunConfig
 
 __all__ = [
     "config_labels",

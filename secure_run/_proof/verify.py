@@ -47,7 +47,7 @@ from .._config.capabilities import (
     encode_mask,
     normalize_capability,
 )
-from .._config.values import RunConfig
+from .._config.run_config import RunConfig
 from .._engine.errors import base_url, connect, translated
 from .._errors import ConfigError, HardeningNotApplied, LaunchError
 from .probe import (
