@@ -20,7 +20,8 @@ from ._config.builder import RunBuilder
 from ._config.explain import render
 from ._config.presets import PRESETS, preset, presets
 from ._config.run_config import RunConfig
-from ._engine.errors import connect, translated
+from ._engine.client import connect
+from ._engine.errors import translated
 from ._errors import (
     ConfigError,
     DaemonUnavailable,

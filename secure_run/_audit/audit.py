@@ -44,7 +44,6 @@ import concurrent.futures
 import ipaddress
 import json
 import os
-import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable, Protocol, Union
@@ -57,16 +56,19 @@ from docker.models import containers as _sdk_containers
 from docker.models.containers import Container
 
 from .._config.capabilities import (
-    ALL_CAPABILITIES,
     DANGEROUS_CAPABILITIES,
     DOCKER_DEFAULT_CAPABILITIES,
     UNWAIVED_CAPABILITIES,
+    capability_name,
+    effective_capabilities,
 )
+from .._config.hostpaths import SENSITIVE_PATHS, exposes_socket, host_path, sensitive_root
 from .._config.run_config import RunConfig
 from .._config.seccomp import is_allow_all
-from .._config.validation import _SOCKET_NAMES, _SOCKET_PATHS, SAFE_SYSCTLS, SENSITIVE_PATHS
+from .._config.validation import SAFE_SYSCTLS
 from .._config.values import LABEL_PREFIX, OptIn
-from .._engine.errors import base_url, connect, translated
+from .._engine.client import connect, is_local
+from .._engine.errors import translated
 from .._errors import ConfigError, LaunchError
 from .._export.translate import sdk_kwargs
 
@@ -326,26 +328,13 @@ def _security_pairs(options: Iterable[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _host_path(path: str) -> str:
-    return posixpath.normpath("/" + path.lstrip("/"))
-
-
-def _cap_name(name: object) -> str:
-    text = str(name).strip().upper()
-    return text[4:] if text.startswith("CAP_") else text
-
-
 def _effective_capabilities(host: Mapping[str, Any]) -> tuple[frozenset[str], str]:
-    """The capabilities the container's processes get, as moby's ``TweakCapabilities``."""
-    adds = {_cap_name(c) for c in _list(host.get("CapAdd"))}
-    drops = {_cap_name(c) for c in _list(host.get("CapDrop"))}
-    if host.get("Privileged"):
-        return frozenset(ALL_CAPABILITIES), "Privileged=true: every capability"
-    if "ALL" in adds:
-        return frozenset(ALL_CAPABILITIES) - drops, "CapAdd ALL: every capability but the drops"
-    if "ALL" in drops:
-        return frozenset(adds), "CapDrop ALL: only the adds"
-    return (DOCKER_DEFAULT_CAPABILITIES - drops) | adds, "Docker's 14 defaults - drops + adds"
+    """The capabilities an inspect record grants (see :func:`effective_capabilities`)."""
+    return effective_capabilities(
+        _list(host.get("CapAdd")),
+        _list(host.get("CapDrop")),
+        privileged=bool(host.get("Privileged")),
+    )
 
 
 @attrs.frozen
@@ -599,7 +588,7 @@ def _capabilities(v: _View) -> _Verdict:
         evidence += f"; dangerous: {', '.join(dangerous)}"
     if community:
         evidence += f" (community checks C.5.3: {', '.join(community)})"
-    reference_adds = {_cap_name(c) for c in _list(host.get("CapAdd"))}
+    reference_adds = {capability_name(c) for c in _list(host.get("CapAdd"))}
     if not reference_adds - DOCKER_DEFAULT_CAPABILITIES:
         evidence = _stricter(evidence, "reads only CapAdd and ignores Privileged and CapDrop")
     causes = [OptIn.PRIVILEGED] if host.get("Privileged") else _cap_causes(extra)
@@ -618,14 +607,6 @@ def _privileged(v: _View) -> _Verdict:
     return _verdict(not privileged, f"HostConfig.Privileged={privileged}", [OptIn.PRIVILEGED])
 
 
-def _sensitive(path: str) -> str | None:
-    """The sensitive directory ``path`` is or lies below, if any."""
-    for s in SENSITIVE_PATHS:
-        if path == s or (s != "/" and path.startswith(s + "/")):
-            return s
-    return None
-
-
 @_check(
     "5.6",
     "Ensure sensitive host system directories are not mounted on containers",
@@ -641,10 +622,10 @@ def _sensitive_mounts(v: _View) -> _Verdict:
             continue
         source = str(m.get("Source") or "")
         destination = str(m.get("Destination") or "")
-        under = _sensitive(_host_path(source)) if m.get("Type") == "bind" and source else None
+        under = sensitive_root(host_path(source)) if m.get("Type") == "bind" and source else None
         if under is not None:
             bad.append(f"{source} -> {destination} (RW)")
-            deeper = deeper or _host_path(source) != under
+            deeper = deeper or host_path(source) != under
         elif destination in SENSITIVE_PATHS:  # docker-bench matches the destination too
             bad.append(f"{source} -> {destination} (RW, a system directory)")
     if not bad:
@@ -1102,12 +1083,7 @@ def _userns(v: _View) -> _Verdict:
 def _socket_mount(m: Mapping[str, Any]) -> bool:
     source = str(m.get("Source") or "")
     destination = str(m.get("Destination") or "")
-    if any("docker.sock" in p or p.endswith(_SOCKET_NAMES) for p in (source, destination)):
-        return True
-    if m.get("Type") != "bind" or not source:
-        return False
-    parent = _host_path(source).rstrip("/") + "/"
-    return any(s.startswith(parent) for s in _SOCKET_PATHS)
+    return exposes_socket(source, destination, bind=m.get("Type") == "bind")
 
 
 @_check(
@@ -1159,7 +1135,7 @@ def _pss_privileged(v: _View) -> _Verdict:
     f"add only from {sorted(_PSS_BASELINE_CAPS)}",
 )
 def _pss_baseline_caps(v: _View) -> _Verdict:
-    adds = sorted({_cap_name(c) for c in _list(v.host.get("CapAdd"))})
+    adds = sorted({capability_name(c) for c in _list(v.host.get("CapAdd"))})
     beyond = [c for c in adds if c not in _PSS_BASELINE_CAPS]
     evidence = f"HostConfig.CapAdd={v.host.get('CapAdd')}"
     if beyond:
@@ -1173,11 +1149,11 @@ def _pss_baseline_caps(v: _View) -> _Verdict:
     "A bind mount of a host path shares host files with the container.",
     "use named volumes or tmpfs instead of bind mounts",
 )
-def _pss_host_path(v: _View) -> _Verdict:
+def _psshost_path(v: _View) -> _Verdict:
     binds = [m for m in v.mounts if m.get("Type") == "bind"]
     if binds:
         causes = []
-        if any(_sensitive(_host_path(str(m.get("Source") or ""))) for m in binds):
+        if any(sensitive_root(host_path(str(m.get("Source") or ""))) for m in binds):
             causes.append(OptIn.SENSITIVE_MOUNT)
         if any(_socket_mount(m) for m in binds):
             causes.append(OptIn.DOCKER_SOCKET)
@@ -1346,8 +1322,8 @@ def _pss_seccomp_restricted(v: _View) -> _Verdict:
     "drop ALL (secure_run's default) and add at most NET_BIND_SERVICE",
 )
 def _pss_restricted_caps(v: _View) -> _Verdict:
-    drops = {_cap_name(c) for c in _list(v.host.get("CapDrop"))}
-    adds = sorted({_cap_name(c) for c in _list(v.host.get("CapAdd"))})
+    drops = {capability_name(c) for c in _list(v.host.get("CapDrop"))}
+    adds = sorted({capability_name(c) for c in _list(v.host.get("CapAdd"))})
     beyond = [c for c in adds if c not in _PSS_RESTRICTED_CAPS]
     problems = [] if "ALL" in drops else ["CapDrop lacks ALL"]
     if beyond:
@@ -1521,8 +1497,7 @@ def _context_reader(
     """Start reading the engine's info and networks on ``pool``; call the result to wait."""
     info = pool.submit(_call, client, "read the engine's info", client.api.info)
     networks = pool.submit(_call, client, "list the engine's networks", client.api.networks)
-    local = base_url(client).startswith("unix://")
-    daemon = pool.submit(_daemon_no_new_privileges) if local else None
+    daemon = pool.submit(_daemon_no_new_privileges) if is_local(client) else None
 
     def wait() -> _Context:
         nnp, source = (
@@ -1691,7 +1666,7 @@ def _daemon_caps(names: object) -> list[str]:
     """Capability names as the daemon stores them: ``CAP_X``, and ``ALL``."""
     out = []
     for name in _list(names):
-        cap = _cap_name(name)
+        cap = capability_name(name)
         out.append(cap if cap == "ALL" else f"CAP_{cap}")
     return out
 

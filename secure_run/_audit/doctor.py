@@ -57,7 +57,9 @@ import attrs
 import docker
 import docker.errors
 
-from .._engine.errors import base_url, connect, translated
+from .._config.hostpaths import SOCKET_PATHS, exposes_socket
+from .._engine.client import connect
+from .._engine.errors import base_url, translated
 from .._engine.facts import EngineFacts, _older, engine_facts
 
 __all__ = [
@@ -1351,28 +1353,20 @@ def _check_privileged(o: Observed) -> DoctorFinding:
 
 
 def _socket_paths(o: Observed) -> set[str]:
-    paths = {"/var/run/docker.sock", "/run/docker.sock"}
+    """The sockets this daemon listens on, beside the engines' default ones."""
+    paths = set(SOCKET_PATHS)
     if o.socket is not None:
         paths.add(o.socket.path)
     if o.daemon is not None:
         paths |= _unix_paths(o.daemon.hosts())
-    for path in list(paths):
-        if path.startswith("/var/run/"):
-            paths.add("/run/" + path[len("/var/run/") :])
-        elif path.startswith("/run/"):
-            paths.add("/var/run/" + path[len("/run/") :])
     return paths
 
 
 def _exposes(mount: Mapping[str, Any], paths: set[str]) -> bool:
     source = str(mount.get("Source") or "")
     target = str(mount.get("Destination") or "")
-    if os.path.basename(source) == "docker.sock" or os.path.basename(target) == "docker.sock":
-        return True
-    if not source:
-        return False
-    prefix = source.rstrip("/") + "/"
-    return source in paths or any(p.startswith(prefix) for p in paths)
+    bind = mount.get("Type", "bind") == "bind"
+    return exposes_socket(source, target, bind=bind, socket_paths=paths)
 
 
 def _check_socket_mounts(o: Observed) -> DoctorFinding:
@@ -1391,7 +1385,7 @@ def _check_socket_mounts(o: Observed) -> DoctorFinding:
                 )
     source = (
         f"inspect of {len(o.containers)} running container(s): Mounts whose source is "
-        f"{', '.join(sorted(paths))} or a directory holding it, or named docker.sock"
+        f"{', '.join(sorted(paths))} or a directory holding it, or naming an engine socket"
     )
     if exposed:
         return found(

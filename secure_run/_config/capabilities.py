@@ -7,6 +7,7 @@ Docker's default set from moby ``oci/caps/defaults.go``.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 
 from .._errors import ConfigError, Problem, show
 
@@ -77,6 +78,51 @@ def normalize_capability(name: object, *, field: str = "cap_add") -> str:
         else "use a name from capabilities(7), such as 'NET_BIND_SERVICE'"
     )
     raise ConfigError([Problem(field, show(name), "unknown capability", fix)])
+
+
+def capability_name(name: object) -> str:
+    """The bare upper-case name of a capability as any engine writes it.
+
+    ``"cap_chown"``, ``"CAP_CHOWN"`` and ``" chown "`` all give ``"CHOWN"``. Unlike
+    :func:`normalize_capability`, nothing is refused: an unknown name is kept, upper-cased,
+    so an inspect record or a report can still show it.
+    """
+    text = str(name).strip().upper()
+    return text[4:] if text.startswith("CAP_") else text
+
+
+def effective_capabilities(
+    cap_add: Iterable[object],
+    cap_drop: Iterable[object],
+    *,
+    privileged: bool,
+    cap_last: int | None = None,
+) -> tuple[frozenset[str], str]:
+    """The capabilities a container's processes get, as moby's ``TweakCapabilities``.
+
+    The one calculator behind :func:`secure_run.verify` (what the kernel should show)
+    and :func:`secure_run.audit` (what the inspect record grants).
+
+    Args:
+        cap_add: Names added, in any spelling :func:`capability_name` reads.
+        cap_drop: Names dropped.
+        privileged: Whether the container is privileged (every capability).
+        cap_last: The kernel's last capability number (``/proc/sys/kernel/cap_last_cap``):
+            "every capability" means those up to it. ``None``: all that are known here.
+
+    Returns:
+        The bare names, and the rule that produced them, in words.
+    """
+    every = frozenset(ALL_CAPABILITIES[: (cap_last + 1) if cap_last is not None else None])
+    adds = {capability_name(c) for c in cap_add}
+    drops = {capability_name(c) for c in cap_drop}
+    if privileged:
+        return every, "Privileged=true: every capability"
+    if "ALL" in adds:
+        return every - drops, "CapAdd ALL: every capability but the drops"
+    if "ALL" in drops:
+        return frozenset(adds), "CapDrop ALL: only the adds"
+    return (DOCKER_DEFAULT_CAPABILITIES - drops) | adds, "Docker's 14 defaults - drops + adds"
 
 
 def decode_mask(mask: int | str) -> frozenset[str]:

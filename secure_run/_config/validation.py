@@ -20,6 +20,7 @@ import attrs
 
 from .._errors import ConfigError, Problem, show
 from .capabilities import ALL_CAPABILITIES, DANGEROUS_CAPABILITIES, UNWAIVED_CAPABILITIES
+from .hostpaths import SENSITIVE_PATHS, exposes_socket, host_path, sensitive_root
 from .parse import parse_image
 from .seccomp import is_allow_all, profile_problems
 from .values import (
@@ -45,25 +46,9 @@ __all__ = ["MIN_MEMORY", "SAFE_SYSCTLS", "SENSITIVE_PATHS", "ULIMIT_NAMES", "che
 #: Docker refuses a memory limit or reservation below 6 MiB.
 MIN_MEMORY = 6 * 1024 * 1024
 
-#: Host paths whose writable bind mount hands the host to the container (CIS 5.6).
-SENSITIVE_PATHS = ("/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr")
-
-_SOCKET_NAMES = ("docker.sock", "containerd.sock", "podman.sock")
-#: Where engine sockets live: mounting any folder above one exposes it too.
-_SOCKET_PATHS = ("/run/docker.sock", "/var/run/docker.sock", "/run/containerd/containerd.sock")
 
 
 _PROC_ROOT_LINK = re.compile(r"/proc/(?:self|thread-self|\d+)(?:/task/\d+)?/(?:root|cwd)(/.*)?")
-
-
-def _sensitive(path: str) -> bool:
-    """``/``, or one of :data:`SENSITIVE_PATHS` or a path below one (``/etc/ssl``)."""
-    return any(path == s or (s != "/" and path.startswith(s + "/")) for s in SENSITIVE_PATHS)
-
-
-def _host_path(path: str) -> str:
-    """The path as the daemon resolves it (``//etc/`` is ``/etc``)."""
-    return posixpath.normpath("/" + path.lstrip("/"))
 
 
 #: Namespaced sysctls that Kubernetes deems safe (Pod Security Standards, baseline).
@@ -647,21 +632,18 @@ def _mounts(c: _Checker, cfg: RunConfig) -> None:
                     "mounts made in the container would reach the host",
                     "use the default (rprivate)",
                 )
-        source = _host_path(m.source) if m.kind == "bind" else m.source
+        source = host_path(m.source) if m.kind == "bind" else m.source
         root_link = _PROC_ROOT_LINK.fullmatch(source) if m.kind == "bind" else None
         if root_link:  # /proc/<pid>/root is that process's /, here the host's
-            source = _host_path(root_link[1] or "/")
+            source = host_path(root_link[1] or "/")
         elif m.kind == "bind" and source.startswith(("/proc/", "/sys/")):
             c.needs(OptIn.SENSITIVE_MOUNT, "mount", m.source,
                     "a bind of the host's /proc or /sys", "remove the mount")  # fmt: skip
-        target = _host_path(m.target)
+        target = host_path(m.target)
         if target == "/":
             c.bad("mount", m.target, "the container's / cannot be a mount target",
                   "mount it at a path such as /data")  # fmt: skip
-        exposes_socket = m.kind == "bind" and any(
-            s == source or s.startswith(source.rstrip("/") + "/") for s in _SOCKET_PATHS
-        )
-        if exposes_socket or any(name in p for p in (source, target) for name in _SOCKET_NAMES):
+        if exposes_socket(source, target, bind=m.kind == "bind"):
             c.needs(
                 OptIn.DOCKER_SOCKET,
                 "mount",
@@ -669,11 +651,11 @@ def _mounts(c: _Checker, cfg: RunConfig) -> None:
                 "the engine socket gives root on the host, read-only or not",
                 "remove the mount",
             )
-        if m.kind == "bind" and not m.read_only and _sensitive(source):
+        if m.kind == "bind" and not m.read_only and sensitive_root(source) is not None:
             c.needs(OptIn.SENSITIVE_MOUNT, "mount", m.source,
                     "a writable mount of a sensitive host path",
                     "mount it with read_only=True")  # fmt: skip
-        elif not m.read_only and _sensitive(target):
+        elif not m.read_only and sensitive_root(target) is not None:
             c.needs(OptIn.SENSITIVE_MOUNT, "mount", m.target,
                     "a writable mount over a system directory of the container",
                     "mount it elsewhere, or read_only=True")  # fmt: skip

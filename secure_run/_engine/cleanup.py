@@ -16,7 +16,8 @@ import attrs
 import docker
 import docker.errors
 
-from .errors import connect, translated
+from .client import connect
+from .errors import translated
 from .launch import CREATED_LABEL, MANAGED_LABEL, OWNER_LABEL, _remove, owner_id
 
 __all__ = ["Reaped", "cleanup"]

@@ -48,7 +48,6 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Iterator
-from typing import Any
 
 import docker
 import docker.constants
@@ -65,7 +64,7 @@ from .._errors import (
     SecureRunError,
 )
 
-__all__ = ["base_url", "connect", "translate", "translated"]
+__all__ = ["base_url", "translate", "translated"]
 
 #: The address docker-py uses when neither DOCKER_HOST nor base_url names one.
 DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
@@ -337,57 +336,3 @@ def translated(
         if mapped is exc:
             raise
         raise mapped from exc
-
-
-def connect(
-    client: docker.DockerClient | None = None,
-    *,
-    timeout: float = 5.0,
-    api_timeout: float = DEFAULT_API_TIMEOUT,
-    max_pool_size: int = docker.constants.DEFAULT_MAX_POOL_SIZE,
-) -> docker.DockerClient:
-    """``client`` itself, or a new client of the engine the environment names.
-
-    A new client is made as ``docker.from_env()`` would (reading ``DOCKER_HOST``,
-    ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH``; never writing them) and
-    negotiates the API version with the engine right away, waiting at most
-    ``timeout`` seconds, so a missing engine fails here, fast.
-
-    Args:
-        client: A client to use as it is; it is not contacted.
-        timeout: Seconds to wait for the engine to answer the version negotiation.
-        api_timeout: The new client's timeout for each later API call, in seconds
-            (docker-py's default is 60).
-        max_pool_size: Connections the new client keeps open to the engine; give at
-            least the number of threads that will use it at once.
-
-    Returns:
-        A client ready for use.
-
-    Raises:
-        DaemonUnavailable: No engine answers where the environment points.
-        LaunchError: The environment describes a client docker-py refuses (for
-            example TLS settings without a host).
-    """
-    if client is not None:
-        return client
-    env: dict[str, Any] = dict(docker.utils.kwargs_from_env())
-    address = _address(env.get("base_url"))
-    env.update(version="auto", timeout=timeout, max_pool_size=max_pool_size)  # floats work
-    try:
-        made = docker.DockerClient(**env)
-    except Exception as exc:
-        mapped = translate(exc, "connect to the engine", address=address)
-        if mapped is exc:
-            raise
-        raise mapped from exc
-    made.api.timeout = api_timeout  # type: ignore[assignment]  # the stubs say int; floats work
-    return made
-
-
-def _address(url: object) -> str:
-    """The address a DOCKER_HOST value names, as the user would write it."""
-    if not url:
-        return DEFAULT_ADDRESS
-    text = str(url)
-    return text.replace("http+unix://", "unix://", 1) if text.startswith("http+unix") else text

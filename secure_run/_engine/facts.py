@@ -22,7 +22,8 @@ import docker
 
 from .._config.run_config import RunConfig
 from .._errors import Problem, UnsupportedFeature, show
-from .errors import base_url, translated
+from .client import is_local
+from .errors import translated
 
 __all__ = [
     "API_REQUIREMENTS",
@@ -207,9 +208,8 @@ def _read_facts(client: docker.DockerClient) -> EngineFacts:
         version = client.version(api_version=False)  # unversioned: answers any client
         _refuse_api_version(client.api.api_version, version)
         info = client.info()
-    address = base_url(client)
     return EngineFacts.parse(
-        info, version, api_version=client.api.api_version, local=address.startswith("unix://")
+        info, version, api_version=client.api.api_version, local=is_local(client)
     )
 
 

@@ -37,7 +37,8 @@ from .._config.values import LABEL_PREFIX
 from .._errors import ConfigError, HardeningNotApplied, ImageNotFound, LaunchError, RunTimeout
 from .._export.translate import sdk_kwargs
 from .._proof.verify import VerifyReport, verify
-from .errors import _close_unix_sockets, connect, translated
+from .client import connect
+from .errors import _close_unix_sockets, translated
 from .facts import create_warnings, engine_facts, refuse_unsupported
 
 __all__ = ["ExecResult", "RunResult", "SecureContainer", "Streams", "launch", "run"]

@@ -33,7 +33,7 @@ import requests
 
 from .._config.run_config import RunConfig
 from .._errors import ConfigError, Problem, show
-from .errors import connect
+from .client import connect
 from .launch import (
     _PULL_POLICIES,
     PullPolicy,

@@ -42,13 +42,14 @@ from docker.models.containers import Container
 
 from .._config.capabilities import (
     ALL_CAPABILITIES,
-    DOCKER_DEFAULT_CAPABILITIES,
+    capability_name,
     decode_mask,
+    effective_capabilities,
     encode_mask,
-    normalize_capability,
 )
 from .._config.run_config import RunConfig
-from .._engine.errors import base_url, connect, translated
+from .._engine.client import connect, is_local
+from .._engine.errors import base_url, translated
 from .._errors import ConfigError, HardeningNotApplied, LaunchError
 from .probe import (
     Limit,
@@ -72,7 +73,6 @@ KernelSource = Union[bool, Literal["host", "exec"]]
 _INSPECT = "inspect"
 _EXEC = "exec probe"
 #: ``base_url`` docker-py gives a client that talks to a unix socket.
-_UNIX_BASE_URLS = ("http+docker://localhost", "http+docker://localunixsocket")
 #: The largest page size Linux uses; cgroup and tmpfs sizes are rounded to pages.
 _MAX_PAGE = 64 * 1024
 #: cgroup v1 memory files print ``PAGE_COUNTER_MAX * PAGE_SIZE`` for "no limit".
@@ -356,13 +356,9 @@ def _listing(items: Iterable[str]) -> str:
 def _cap_names(names: Iterable[object]) -> set[str]:
     """Capability names in the daemon's stored form; unknown ones are kept as given."""
     result = set()
-    for name in names:
-        try:
-            canonical = normalize_capability(name)
-        except ConfigError:
-            result.add(str(name).upper())
-        else:
-            result.add(canonical if canonical == "ALL" else "CAP_" + canonical)
+    for name in map(capability_name, names):
+        known = name == "ALL" or name in ALL_CAPABILITIES
+        result.add("CAP_" + name if known and name != "ALL" else name)
     return result
 
 
@@ -710,7 +706,7 @@ def _read_host(
     cfg: RunConfig,
 ) -> tuple[_KernelView | None, str]:
     """The init process's state read from the host, or ``None`` and why it cannot be."""
-    if str(getattr(client.api, "base_url", "")) not in _UNIX_BASE_URLS:
+    if not is_local(client):
         return None, f"the daemon is not local ({base_url(client)})"
     if pid <= 0:
         return None, "the daemon reported no process id"
@@ -896,21 +892,15 @@ def _exec_probe(
 
 def _needs_every_cap(cfg: RunConfig) -> bool:
     """Privileged or ``cap_add ALL``: the expected set depends on the kernel's last cap."""
-    return cfg.privileged or "ALL" in _cap_names(cfg.cap_add)
+    return cfg.privileged or "ALL" in map(capability_name, cfg.cap_add)
 
 
 def _expected_caps(cfg: RunConfig, cap_last: int | None) -> frozenset[str]:
     """The capability set moby's TweakCapabilities gives: privileged, ALL added or dropped."""
-    every = frozenset(ALL_CAPABILITIES[: (cap_last + 1) if cap_last is not None else None])
-    adds = {n[4:] if n.startswith("CAP_") else n for n in _cap_names(cfg.cap_add)}
-    drops = {n[4:] if n.startswith("CAP_") else n for n in _cap_names(cfg.cap_drop)}
-    if cfg.privileged:
-        return every
-    if "ALL" in adds:
-        return every - drops
-    if "ALL" in drops:
-        return frozenset(adds)
-    return frozenset((DOCKER_DEFAULT_CAPABILITIES - drops) | adds)
+    names, _ = effective_capabilities(
+        cfg.cap_add, cfg.cap_drop, privileged=cfg.privileged, cap_last=cap_last
+    )
+    return names
 
 
 def _caps_text(names: frozenset[str], mask: str | None = None) -> str:

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 import secure_run as sr
 from secure_run import OptIn
 from secure_run._config.capabilities import ALL_CAPABILITIES
-from secure_run._config.validation import MIN_MEMORY, SAFE_SYSCTLS, SENSITIVE_PATHS
+from secure_run._config.hostpaths import SENSITIVE_PATHS
+from secure_run._config.validation import MIN_MEMORY, SAFE_SYSCTLS
 
 B = sr.builder(fuzzkit.IMAGE)
 NET = B.network("bridge")

@@ -13,7 +13,7 @@ import docker
 import pytest
 
 import secure_run as sr
-from secure_run._engine.errors import connect
+from secure_run._engine.client import connect
 from secure_run._engine.facts import EngineFacts, create_warnings, engine_facts, refuse_unsupported
 from secure_run._errors import DaemonUnavailable, UnsupportedFeature
 from secure_run.testing import TEST_LABELS
@@ -149,7 +149,7 @@ def test_engine_facts_fail_fast_when_no_engine_answers() -> None:
 
 _CHILD = """
 import time
-from secure_run._engine.errors import connect
+from secure_run._engine.client import connect
 started = time.monotonic()
 try:
     connect(None)

@@ -16,7 +16,8 @@ import requests
 import requests.exceptions
 import urllib3.exceptions
 
-from secure_run._engine.errors import base_url, connect, translate, translated
+from secure_run._engine.client import connect
+from secure_run._engine.errors import base_url, translate, translated
 from secure_run._errors import (
     ConfigError,
     DaemonUnavailable,

@@ -45,7 +45,9 @@ class FakeAPI:
     def __init__(self, info: dict[str, Any], base_url: str = LOCAL) -> None:
         self.info = info
         self.base_url = base_url
-        self.adapters: dict[str, Any] = {}
+        # docker-py's unix-socket adapter carries the socket's path, as a real client's does
+        unix = SimpleNamespace(socket_path="/var/run/docker.sock")
+        self.adapters: dict[str, Any] = {"http+docker://": unix} if base_url == LOCAL else {}
         self.calls: list[str] = []
         self.exec_output: bytes = (DATA / "exec_probe.txt").read_bytes()
         self.exec_code = 0
