@@ -71,6 +71,7 @@ from .._engine.client import connect, is_local
 from .._engine.errors import translated
 from .._errors import ConfigError, LaunchError
 from .._export.translate import sdk_kwargs
+from .._report import STATUSES, JsonReport, Status, cut, table, to_status
 
 __all__ = ["CHECKS", "AuditReport", "CheckSpec", "Finding", "audit", "audit_all", "audit_config"]
 
@@ -80,13 +81,11 @@ _create_container_args: Callable[[dict[str, Any]], dict[str, Any]] = getattr(  #
     _sdk_containers, "_create_container_args"
 )
 
-PASS = "pass"  # noqa: S105 - a status, not a password
-WARN = "warn"
-INFO = "info"
-NOTE = "note"
-NOT_APPLICABLE = "not_applicable"
-#: Every status a finding can have.
-STATUSES = (PASS, WARN, INFO, NOTE, NOT_APPLICABLE)
+PASS = Status.PASS
+WARN = Status.WARN
+INFO = Status.INFO
+NOTE = Status.NOTE
+NOT_APPLICABLE = Status.NOT_APPLICABLE
 
 OPT_INS_LABEL = LABEL_PREFIX + "opt-ins"
 _DOCKER0_OPTION = "com.docker.network.bridge.name"
@@ -136,7 +135,7 @@ class Finding:
 
     id: str
     title: str
-    status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
+    status: Status = attrs.field(converter=to_status)
     evidence: str
     remedy: str
     container: str = ""
@@ -170,12 +169,8 @@ def _findings(value: Iterable[Finding]) -> tuple[Finding, ...]:
     return tuple(value)
 
 
-def _json_default(value: object) -> object:
-    return str(value)
-
-
 @attrs.frozen
-class AuditReport:
+class AuditReport(JsonReport):
     """The findings of an audit, engine-level first, then container by container.
 
     .. versionadded:: 0.1
@@ -189,9 +184,14 @@ class AuditReport:
         return not self.warnings
 
     @property
-    def warnings(self) -> tuple[Finding, ...]:
-        """The findings with status ``"warn"``."""
+    def failures(self) -> tuple[Finding, ...]:
+        """The findings with status ``"warn"``, as every report names them."""
         return tuple(f for f in self.findings if f.status == WARN)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        """The same as :attr:`failures`: the findings with status ``"warn"``."""
+        return self.failures
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain data: ``ok``, a count per status, and every finding."""
@@ -204,37 +204,17 @@ class AuditReport:
             "findings": [attrs.asdict(f) for f in self.findings],
         }
 
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """The report as JSON (see :meth:`to_dict`)."""
-        return json.dumps(self.to_dict(), indent=indent, default=_json_default)
-
     def __str__(self) -> str:
-        headers = ("container", "id", "status", "title", "evidence")
         rows = [
-            (
-                _cut(f.container or "-", 24),
-                f.id,
-                f.status,
-                _cut(f.title, 44),
-                _cut(f.evidence, 72),
-            )
+            (cut(f.container or "-", 24), f.id, f.status, cut(f.title, 44), cut(f.evidence, 72))
             for f in self.findings
         ]
-        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-                  for i, h in enumerate(headers)]  # fmt: skip
-        lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-        lines.append("  ".join("-" * w for w in widths))
-        lines.extend("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+        lines = table(("container", "id", "status", "title", "evidence"), rows)
         counts = self.to_dict()["counts"]
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         verdict = "ok" if self.ok else f"{len(self.warnings)} warning(s)"
         lines.append(f"{len(self.findings)} findings ({summary or 'none'}): {verdict}")
         return "\n".join(lines)
-
-
-def _cut(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # -- the context a container is judged in ----------------------------------------------
@@ -1523,7 +1503,7 @@ def _processes(client: docker.DockerClient, inspect: Mapping[str, Any]) -> _Proc
         return _Processes(None, str(exc))
     text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
     if code != 0:
-        return _Processes(None, f"ps -el exited {code}: {_cut(text, 120)}")
+        return _Processes(None, f"ps -el exited {code}: {cut(text, 120)}")
     return _Processes(text)
 
 

@@ -61,6 +61,7 @@ from .._config.hostpaths import SOCKET_PATHS, exposes_socket
 from .._engine.client import connect
 from .._engine.errors import base_url, translated
 from .._engine.facts import EngineFacts, _older, engine_facts
+from .._report import STATUSES, JsonReport, Status, cut, table, to_status
 
 __all__ = [
     "ENGINE_LINES",
@@ -83,8 +84,6 @@ __all__ = [
     "read_socket",
 ]
 
-#: Every status a finding can have, as the audit uses them.
-STATUSES = ("pass", "warn", "info", "note", "not_applicable")
 
 
 # -- findings and the report ---------------------------------------------------------
@@ -106,7 +105,7 @@ class DoctorFinding:
 
     id: str
     title: str
-    status: str = attrs.field(validator=attrs.validators.in_(STATUSES))
+    status: Status = attrs.field(converter=to_status)
     evidence: str
     remedy: str = ""
 
@@ -119,13 +118,8 @@ _TITLE_CELL = 48
 _EVIDENCE_CELL = 90
 
 
-def _cell(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
 @attrs.frozen
-class DoctorReport:
+class DoctorReport(JsonReport):
     """The outcome of :func:`doctor`: one finding per check, in a fixed order.
 
     Attributes:
@@ -154,10 +148,6 @@ class DoctorReport:
             "findings": [attrs.asdict(finding) for finding in self.findings],
         }
 
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """The report as JSON (:meth:`to_dict`)."""
-        return json.dumps(self.to_dict(), indent=indent)
-
     def __str__(self) -> str:
         warned = len(self.failures)
         head = "doctor: " + (
@@ -165,23 +155,11 @@ class DoctorReport:
             if warned
             else f"no warnings in {len(self.findings)} checks"
         )
-        rows = [("status", "id", "title", "evidence")]
-        rows += [
-            (
-                f.status,
-                f.id,
-                _cell(f.title, _TITLE_CELL),
-                _cell(f.evidence, _EVIDENCE_CELL),
-            )
+        rows = [
+            (f.status, f.id, cut(f.title, _TITLE_CELL), cut(f.evidence, _EVIDENCE_CELL))
             for f in self.findings
         ]
-        widths = [max(len(row[i]) for row in rows) for i in range(4)]
-
-        def line(row: tuple[str, ...]) -> str:
-            return " | ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-
-        lines = [head, line(rows[0]), "-+-".join("-" * w for w in widths)]
-        lines += [line(row) for row in rows[1:]]
+        lines = [head, *table(("status", "id", "title", "evidence"), rows)]
         if self.failures:
             lines.append("remedies:")
             lines += [f"  - {f.id}: {f.remedy}" for f in self.failures]

@@ -51,6 +51,7 @@ from .._config.run_config import RunConfig
 from .._engine.client import connect, is_local
 from .._engine.errors import base_url, translated
 from .._errors import ConfigError, HardeningNotApplied, LaunchError
+from .._report import JsonReport, cut, table
 from .probe import (
     Limit,
     MountInfo,
@@ -134,7 +135,7 @@ class Check:
 
 
 @attrs.frozen
-class VerifyReport:
+class VerifyReport(JsonReport):
     """The outcome of :func:`verify`: every check made, and notes on what was not.
 
     Attributes:
@@ -181,18 +182,11 @@ class VerifyReport:
             if failed
             else f"all {len(self.checks)} checks passed"
         )
-        rows = [("property", "expected", "actual", "source", "ok")]
-        rows += [
+        rows = [
             (c.property, _cell(c.expected), _cell(c.actual), c.source, "ok" if c.ok else "FAIL")
             for c in self.checks
         ]
-        widths = [max(len(row[i]) for row in rows) for i in range(5)]
-
-        def line(row: tuple[str, ...]) -> str:
-            return " | ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-
-        lines = [head, line(rows[0]), "-+-".join("-" * w for w in widths)]
-        lines += [line(row) for row in rows[1:]]
+        lines = [head, *table(("property", "expected", "actual", "source", "ok"), rows)]
         if self.notes:
             lines.append("notes:")
             lines += [f"  - {note}" for note in self.notes]
@@ -200,8 +194,7 @@ class VerifyReport:
 
 
 def _cell(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _CELL else text[: _CELL - 3] + "..."
+    return cut(text, _CELL)
 
 
 class _Verifiable(Protocol):

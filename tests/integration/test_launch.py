@@ -235,7 +235,7 @@ def test_failure_at_verify_leaves_nothing(
     def refuse(*args: object, **kwargs: object) -> None:
         raise sr.HardeningNotApplied("forced for the test", report=None)
 
-    monkeypatch.setattr("secure_run._launch.verify", refuse)
+    monkeypatch.setattr("secure_run._engine.launch.verify", refuse)
     before = set(_managed(docker_client))
     with pytest.raises(sr.HardeningNotApplied):
         sr.launch(box.command(["sleep", "30"]).build(), client=docker_client)
