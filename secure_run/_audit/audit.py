@@ -52,7 +52,6 @@ import attrs
 import docker
 import docker.constants
 import docker.errors
-from docker.models import containers as _sdk_containers
 from docker.models.containers import Container
 
 from .._config.capabilities import (
@@ -70,16 +69,12 @@ from .._config.values import LABEL_PREFIX, OptIn
 from .._engine.client import connect, is_local
 from .._engine.errors import translated
 from .._errors import ConfigError, LaunchError
-from .._export.translate import sdk_kwargs
+from .._export.translate import create_args, sdk_kwargs
+from .._proof.procfs import start_time
 from .._report import STATUSES, JsonReport, Status, cut, table, to_status
 
 __all__ = ["CHECKS", "AuditReport", "CheckSpec", "Finding", "audit", "audit_all", "audit_config"]
 
-# docker-py's own split of containers.run() kwargs into create + HostConfig arguments;
-# it is not in the type stubs.
-_create_container_args: Callable[[dict[str, Any]], dict[str, Any]] = getattr(  # noqa: B009
-    _sdk_containers, "_create_container_args"
-)
 
 PASS = Status.PASS
 WARN = Status.WARN
@@ -1384,14 +1379,6 @@ def _judge_engine(ctx: _Context) -> list[Finding]:
 # -- reading the engine ----------------------------------------------------------------
 
 
-def _start_time(proc: str, pid: str) -> int:
-    try:
-        with open(os.path.join(proc, pid, "stat"), encoding="ascii") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return -1
-
-
 def _find_dockerd(proc_root: str) -> tuple[str, list[str]] | None:
     """The newest process named ``dockerd`` (as ``pgrep -n dockerd``) and its argv."""
     newest: tuple[int, str] | None = None
@@ -1406,7 +1393,8 @@ def _find_dockerd(proc_root: str) -> tuple[str, list[str]] | None:
                     continue
         except OSError:
             continue
-        started = _start_time(proc_root, pid)
+        started = start_time(pid, proc_root)
+        started = -1 if started is None else started
         if newest is None or started > newest[0]:
             newest = (started, pid)
     if newest is None:
@@ -1657,7 +1645,7 @@ def _config_inspect(cfg: RunConfig) -> dict[str, Any]:
     kwargs.pop("use_config_proxy", None)
     kwargs.pop("environment", None)  # values stay out of the record
     kwargs["version"] = docker.constants.DEFAULT_DOCKER_API_VERSION
-    create = _create_container_args(kwargs)
+    create = create_args(kwargs)
     host: dict[str, Any] = dict(create["host_config"])
     host["CapAdd"] = _daemon_caps(host.get("CapAdd")) or None
     host["CapDrop"] = _daemon_caps(host.get("CapDrop")) or None

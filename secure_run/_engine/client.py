@@ -7,6 +7,8 @@ the entry point closes it when it is done (:func:`session`).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import docker
@@ -15,7 +17,27 @@ import docker.utils
 
 from .errors import DEFAULT_ADDRESS, DEFAULT_API_TIMEOUT, base_url, translate
 
-__all__ = ["connect", "is_local"]
+__all__ = ["connect", "is_local", "session"]
+
+
+@contextlib.contextmanager
+def session(
+    client: docker.DockerClient | None = None, **connect_options: Any
+) -> Iterator[docker.DockerClient]:
+    """A client for the length of a ``with`` block: the one policy for every entry point.
+
+    A client the caller gave is used as it is and never closed: it is theirs. Otherwise a
+    new one is made by :func:`connect` (with ``connect_options``) and closed when the
+    block ends, on every path, so no connection or socket outlives the call.
+    """
+    if client is not None:
+        yield client
+        return
+    made = connect(**connect_options)
+    try:
+        yield made
+    finally:
+        made.close()
 
 
 def is_local(client: docker.DockerClient) -> bool:

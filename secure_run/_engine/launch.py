@@ -28,14 +28,14 @@ import attrs
 import docker
 import docker.errors
 import requests
-from docker.models import containers as _sdk_containers
 from docker.utils import socket as _sdk_socket
 from typing_extensions import Self
 
 from .._config.run_config import RunConfig
 from .._config.values import LABEL_PREFIX
 from .._errors import ConfigError, HardeningNotApplied, ImageNotFound, LaunchError, RunTimeout
-from .._export.translate import sdk_kwargs
+from .._export.translate import create_args, sdk_kwargs
+from .._proof.procfs import start_time
 from .._proof.verify import VerifyReport, verify
 from .client import connect
 from .errors import _close_unix_sockets, translated
@@ -52,11 +52,7 @@ OWNER_LABEL = LABEL_PREFIX + "owner"
 CREATED_LABEL = LABEL_PREFIX + "created"
 _KILL_CONFIRM_S = 10.0
 
-# docker-py's own split of containers.run() kwargs into create + HostConfig arguments,
-# and its attach-stream demultiplexer; neither is in the type stubs.
-_create_container_args: Callable[[dict[str, Any]], dict[str, Any]] = getattr(  # noqa: B009
-    _sdk_containers, "_create_container_args"
-)
+# docker-py's attach-stream demultiplexer; it is not in the type stubs.
 _frames_iter: Callable[[Any, bool], Iterator[tuple[int, bytes]]] = getattr(  # noqa: B009
     _sdk_socket, "frames_iter"
 )
@@ -70,19 +66,11 @@ def _api(client: docker.DockerClient) -> Any:
     return client.api
 
 
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot (``?`` where /proc is absent)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "?"
-
-
 def owner_id(pid: int | None = None) -> str:
     """``host:pid:start`` for a process: unique even after the pid is reused."""
     pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
+    started = start_time(pid)
+    return f"{socket.gethostname()}:{pid}:{'?' if started is None else started}"
 
 
 def _labels() -> dict[str, str]:
@@ -275,7 +263,7 @@ def _create(client: docker.DockerClient, cfg: RunConfig, *, strict: bool, stdin:
     kwargs.pop("use_config_proxy")  # only create_container() knows it; it is not applied here
     kwargs["version"] = _api(client)._version
     kwargs["stdin_open"] = stdin
-    create = _create_container_args(kwargs)
+    create = create_args(kwargs)
     name, platform = create.pop("name", None), create.pop("platform", None)
     config = _api(client).create_container_config(**create, stop_timeout=cfg.stop_timeout)
     if stdin:

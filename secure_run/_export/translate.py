@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import docker.types
+from docker.models import containers as _sdk_containers
 
 from .._config.values import LABEL_PREFIX, PortBinding
 from .._errors import ConfigError
@@ -67,8 +69,27 @@ def _caps(names: tuple[str, ...]) -> list[str]:
     return [n if n == "ALL" else f"CAP_{n}" for n in names]
 
 
-def _nano_cpus(cpus: float) -> int:
+def nano_cpus(cpus: float) -> int:
+    """CPUs as the engine's ``NanoCpus`` (``0.5`` -> ``500000000``)."""
     return round(cpus * 1_000_000_000)
+
+
+# docker-py's own split of containers.run() kwargs into create + HostConfig arguments;
+# it is not in the type stubs.
+_create_container_args: Callable[[dict[str, Any]], dict[str, Any]] = getattr(  # noqa: B009
+    _sdk_containers, "_create_container_args"
+)
+
+
+def create_args(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """docker-py's split of ``containers.run()`` kwargs into ``create_container`` arguments.
+
+    The one call into that private docker-py function: :func:`sdk_kwargs` output (plus
+    ``version``) in, the arguments of ``APIClient.create_container_config`` out, with
+    ``host_config`` built. Launch creates containers with it and the config audit
+    builds the inspect record the engine would keep.
+    """
+    return _create_container_args(kwargs)
 
 
 def _refuse_stop_timeout(cfg: RunConfig) -> None:
@@ -142,7 +163,7 @@ def sdk_kwargs(cfg: RunConfig) -> dict[str, Any]:
     if cfg.devices:
         kw["devices"] = [f"{d.host_path}:{d.container_path}:{d.permissions}" for d in cfg.devices]
     if cfg.cpus is not None:
-        kw["nano_cpus"] = _nano_cpus(cfg.cpus)
+        kw["nano_cpus"] = nano_cpus(cfg.cpus)
     if cfg.ulimits:
         kw["ulimits"] = [docker.types.Ulimit(name=u.name, soft=u.soft, hard=u.hard)
                          for u in cfg.ulimits]  # fmt: skip
@@ -242,7 +263,7 @@ def to_cli(cfg: RunConfig, *, reveal_env: bool = False) -> list[str]:
         if bytes_value is not None:
             add(flag, bytes_value)
     if cfg.cpus is not None:
-        add("--cpus", f"{_nano_cpus(cfg.cpus) / 1e9:.9f}".rstrip("0").rstrip("."))
+        add("--cpus", f"{nano_cpus(cfg.cpus) / 1e9:.9f}".rstrip("0").rstrip("."))
     for flag, number in (("--cpu-quota", cfg.cpu_quota), ("--cpu-period", cfg.cpu_period),
                          ("--cpu-shares", cfg.cpu_shares), ("--cpuset-cpus", cfg.cpuset),
                          ("--pids-limit", cfg.pids_limit)):  # fmt: skip

@@ -51,6 +51,7 @@ from .._config.run_config import RunConfig
 from .._engine.client import connect, is_local
 from .._engine.errors import base_url, translated
 from .._errors import ConfigError, HardeningNotApplied, LaunchError
+from .._export.translate import nano_cpus
 from .._report import JsonReport, cut, table
 from .probe import (
     Limit,
@@ -368,10 +369,6 @@ def _cpu_list(text: str) -> frozenset[int] | None:
     return frozenset(cpus)
 
 
-def _nano_cpus(cpus: float) -> int:
-    return round(cpus * 1_000_000_000)
-
-
 # -- source 1: what the daemon recorded ----------------------------------------------
 
 
@@ -546,7 +543,7 @@ def _resource_checks(cfg: RunConfig, hc: Mapping[str, Any]) -> Iterator[Check]:
             "HostConfig.MemoryReservation", cfg.memory_reservation, number("MemoryReservation")
         )
     if cfg.cpus is not None:
-        yield _equal("HostConfig.NanoCpus", _nano_cpus(cfg.cpus), number("NanoCpus"))
+        yield _equal("HostConfig.NanoCpus", nano_cpus(cfg.cpus), number("NanoCpus"))
     if cfg.cpu_quota is not None:
         yield _equal("HostConfig.CpuQuota", cfg.cpu_quota, number("CpuQuota"))
     if cfg.cpu_period is not None:
@@ -1166,7 +1163,7 @@ def _cgroup_checks(
 def _expected_cpu(cfg: RunConfig) -> tuple[int | None, int | None]:
     """The CFS quota and period runc writes for the config, ``None`` where unlimited/unset."""
     if cfg.cpus is not None:
-        return _nano_cpus(cfg.cpus) * _CFS_PERIOD_US // 1_000_000_000, _CFS_PERIOD_US
+        return nano_cpus(cfg.cpus) * _CFS_PERIOD_US // 1_000_000_000, _CFS_PERIOD_US
     if cfg.cpu_quota is not None and cfg.cpu_quota > 0:
         return cfg.cpu_quota, cfg.cpu_period or _CFS_PERIOD_US
     return None, cfg.cpu_period
