@@ -41,7 +41,8 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")  # no reaper: it w
 import common
 
 import secure_run as sr
-from secure_run._engine.launch import _api, _create_container_args
+from secure_run._engine.client import low_level as _api
+from secure_run._export.docker import create_args as _create_container_args
 
 #: The HostConfig fields (and Config.User) that carry the hardening, compared across ways.
 HARDENING_FIELDS = (
@@ -170,7 +171,8 @@ class Ways:
         found: dict[str, dict[str, Any]] = {}
 
         # secure_run: the config as sr.run creates it (the same path as run()).
-        from secure_run._engine.launch import _create, _release
+        from secure_run._engine.create import create as _create
+        from secure_run._engine.live import release as _release
 
         cid = _create(self.client, self.cfg, strict=True, stdin=False)
         try:
@@ -283,8 +285,8 @@ def python_steps(client: docker.DockerClient, cfg: sr.RunConfig) -> dict[str, fl
     import timeit
     from unittest import mock
 
-    from secure_run._engine.launch import owner_id
-    from secure_run._export.translate import sdk_kwargs
+    from secure_run._engine.labels import owner_id
+    from secure_run._export.docker import sdk_kwargs
 
     def per_call(fn: Callable[[], object], number: int) -> float:
         return min(timeit.repeat(fn, number=number, repeat=7)) / number * 1e6

@@ -3,15 +3,17 @@
 Nothing here lists rules or opt-ins by hand; everything is read from the code:
 
 * the rules are the ``c.bad(field, value, message, fix)`` and ``c.needs(opt_in,
-  field, value, message, fix)`` calls in ``secure_run/_config/validation.py``, read from
-  its syntax tree, grouped by the rule function they are in. A field held in a loop
+  field, value, message, fix)`` calls in the rule modules (:data:`_RULE_MODULES`:
+  ``secure_run/_config/fields.py``, ``validation.py`` and ``host_rules.py``, in the
+  order their rules run), read from their syntax trees, grouped by the rule function
+  they are in. A field held in a loop
   variable is resolved from the literal or module constant the loop runs over; a
   part of a message computed from module constants is computed; anything else is
   shown as ``<name>``;
 * the opt-ins are the members of :class:`secure_run.OptIn`, in order, each with the
   docstring under it in ``secure_run/_config/values.py`` (what it costs);
 * what an opt-in permits is every ``c.needs()`` call that names it;
-* the controls it weakens are the audit checks (``secure_run/_audit.py``) that name
+* the controls it weakens are the audit checks (the modules of ``secure_run/_audit/``) that name
   it as a cause, with their titles from :data:`secure_run.CHECKS`;
 * the mistakes the builder methods refuse at once are the ``ConfigError.single()``
   calls in the parsing modules.
@@ -50,8 +52,16 @@ for _path in (ROOT, ROOT / "scripts"):  # this checkout's package, and docgen be
 
 from secure_run import CHECKS, OptIn  # noqa: E402
 
+#: The modules of the validation rules, in the order the rules run.
+_RULE_MODULES = ("_config.fields", "_config.validation", "_config.host_rules")
 #: The modules whose ``ConfigError.single()`` calls refuse a builder method's argument.
-_INPUT_MODULES = ("_config.builder", "_config.parse", "_config.capabilities", "_config.seccomp")
+_INPUT_MODULES = (
+    "_config.arguments",
+    "_config.builder",
+    "_config.parse",
+    "_config.capabilities",
+    "_config.seccomp",
+)
 
 
 @attrs.frozen
@@ -308,11 +318,19 @@ def _opt_in(node: ast.expr) -> OptIn:
 
 def validation_rules() -> list[Rule]:
     """Every ``bad()`` and ``needs()`` call of the rule functions, in source order."""
-    renderer = _Renderer(_module("_config.validation"))
     rules = []
-    for function in _tree("_config.validation").body:
+    for module in _RULE_MODULES:
+        rules += _module_rules(module)
+    return _unique(rules)
+
+
+def _module_rules(module: str) -> list[Rule]:
+    """The ``bad()`` and ``needs()`` calls of one rule module's functions."""
+    renderer = _Renderer(_module(module))
+    rules = []
+    for function in _tree(module).body:
         if not isinstance(function, ast.FunctionDef):
-            continue  # the _Checker class holds the machinery, not rules
+            continue  # a class (a shape, the checker) holds machinery, not rules
         for call, scope in _calls(function, _Scope()):
             method = call.func.attr if isinstance(call.func, ast.Attribute) else None
             args = call.args
@@ -323,7 +341,7 @@ def validation_rules() -> list[Rule]:
             else:
                 continue
             fix_text = renderer.text(fix)
-            if opt_in is not None:  # as _Checker.needs() words it
+            if opt_in is not None:  # as Checker.needs() words it
                 fix_text += f", or accept the risk with .opt_in({opt_in.value!r})"
             for name in _fields(field, scope, renderer, "any field"):
                 rules.append(
@@ -337,7 +355,7 @@ def validation_rules() -> list[Rule]:
                         opt_in=opt_in,
                     )
                 )
-    return _unique(rules)
+    return rules
 
 
 def input_rules() -> list[Rule]:
@@ -404,8 +422,13 @@ def opt_in_docs() -> dict[OptIn, str]:
 
 def audit_checks() -> dict[OptIn, list[str]]:
     """For each opt-in, the ids of the audit checks that name it as a cause, in order."""
-    tree = _tree("_audit.audit")
-    functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+    trees = [
+        _tree(f"_audit.{path.stem}")
+        for path in sorted((PACKAGE / "_audit").glob("*.py"))
+        if path.stem != "__init__"
+    ]
+    # Functions by name across the package: a check may judge through a helper elsewhere.
+    functions = {f.name: f for t in trees for f in t.body if isinstance(f, ast.FunctionDef)}
 
     def opt_ins(name: str, seen: set[str]) -> set[OptIn]:
         """The OptIn members a function names, itself or through the functions it calls."""
@@ -436,7 +459,7 @@ def audit_checks() -> dict[OptIn, list[str]]:
         return None
 
     by_check: dict[str, set[OptIn]] = {}
-    for node in tree.body:
+    for node in (n for t in trees for n in t.body):
         if isinstance(node, ast.FunctionDef):
             for decorator in node.decorator_list:
                 found = check_id(decorator)
@@ -491,7 +514,7 @@ def _opt_in_section(
     if permits:
         lines += [f"- `{r.field}`: {_escape(r.message)}" for r in permits]
     else:
-        lines.append("- nothing yet: no rule in `_validation.py` names it")
+        lines.append("- nothing yet: no validation rule names it")
     lines.append("")
     if checks:
         labels = "; ".join(_escape(_check_label(c)) for c in checks)
@@ -525,8 +548,9 @@ def generate() -> str:
     lines = [
         "# Validation rules and opt-ins",
         "",
-        f"*Generated from `secure_run/_validation.py`, `secure_run/_config.py` and "
-        f"`secure_run/_audit.py` by `{COMMAND}`; do not edit by hand.*",
+        "*Generated from the rule modules `secure_run/_config/fields.py`, `validation.py` and "
+        "`host_rules.py`, from `secure_run/_config/values.py` and from the audit by "
+        f"`{COMMAND}`; do not edit by hand.*",
         "",
         "`.build()` (and `attrs.evolve()` on a `RunConfig`) runs every rule below at",
         "once and raises one `ConfigError` that lists every problem, each as",
@@ -565,15 +589,17 @@ def generate() -> str:
     lines += [
         "## Every rule",
         "",
-        "Grouped by the function in `secure_run/_validation.py` that checks them, in",
-        "the order they run. The type rules run first; when one fails, the others",
-        "are skipped, since they trust the types. `<name>` stands for a value known",
-        "only when the rule runs.",
+        "Grouped by the function in `secure_run/_config/` that checks them, in the",
+        "order they run. The per-field rules (types, NUL bytes, 64-bit numbers) run",
+        "first, and the builder runs them as each method sets a field; when one fails,",
+        "the others are skipped, since they trust the types. `<name>` stands for a",
+        "value known only when the rule runs.",
         "",
     ]
     summaries = {
         f.name: _summary(f)
-        for f in _tree("_config.validation").body
+        for module in _RULE_MODULES
+        for f in _tree(module).body
         if isinstance(f, ast.FunctionDef)
     }
     sections: dict[str, list[Rule]] = {}

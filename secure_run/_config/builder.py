@@ -4,20 +4,26 @@ Every method returns a new builder and leaves the one it was called on as it
 was, so a preset can be shared and extended freely. A method that is given a
 bad value records the problem instead of raising; :meth:`RunBuilder.build`
 raises one :class:`ConfigError` listing every problem at once.
+
+Each step runs the per-field rules (:mod:`fields`) on the fields it sets, so a
+builder only ever holds values that passed them, in the form the config stores;
+:meth:`RunBuilder.build` then runs the rules across fields.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import attrs
 from typing_extensions import Self
 
 from .._errors import ConfigError, Problem, show
+from .arguments import argv_list, flag, string_pairs, sysctl_value, text, whole_number
 from .capabilities import normalize_capability
+from .fields import checked_changes
 from .parse import parse_cpus, parse_duration_ns, parse_image, parse_memory, parse_user
 from .run_config import RunConfig
 from .seccomp import load_seccomp
@@ -46,73 +52,6 @@ _NAMESPACES = {"network": "network", "pid": "pid_mode", "ipc": "ipc_mode", "uts"
                "userns": "userns_mode"}  # fmt: skip
 
 
-def _argv(value: object, field: str) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise ConfigError.single(
-            field,
-            value,
-            "give the argv as a list, not one string",
-            'write e.g. ["sh", "-c", "echo hi"] or shlex.split(text); no shell is implied',
-        )
-    items = tuple(value)
-    for item in items:
-        if not isinstance(item, str):
-            raise ConfigError.single(
-                field, item, "every argument must be a string", "convert it with str()"
-            )
-    return items
-
-
-def _int(value: object, field: str, what: str = "a whole number") -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError.single(field, value, f"not {what}", f"give {what}")
-    return value
-
-
-def _sysctl_value(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ConfigError.single("sysctl", value, "the value must be text or a whole number",
-                                 "give e.g. '1' or 1")  # fmt: skip
-    if isinstance(value, int) and value.bit_length() > 64:
-        raise ConfigError.single("sysctl", value, "beyond the kernel's 64-bit numbers",
-                                 "give a smaller number")  # fmt: skip
-    return str(value)
-
-
-def _bool(value: object, field: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError.single(field, value, "not True or False", "give a bool")
-    return value
-
-
-def _text(value: object, field: str) -> str:
-    if not isinstance(value, str):
-        raise ConfigError.single(field, value, "not text", "give a string")
-    return value
-
-
-def _pairs(
-    field: str, mapping: Mapping[str, object] | None, extra: Mapping[str, object]
-) -> dict[str, str]:
-    if mapping is not None and not isinstance(mapping, Mapping):
-        raise ConfigError.single(
-            field, type(mapping).__name__, "not a mapping", 'give a dict such as {"KEY": "value"}'
-        )
-    merged = {**(mapping or {}), **extra}
-    for key, value in merged.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            shown = show(key) if field == "env" else f"{show(key)}={show(value)}"
-            raise ConfigError.single(
-                field, shown, "keys and values must be strings", "convert them with str()"
-            )
-    return {k: str(v) for k, v in merged.items()}
-
-
-_setattr = object.__setattr__  # how a frozen attrs class sets its own fields
-
-
 def _frozen_mapping(fields: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(fields))
 
@@ -131,6 +70,15 @@ class RunBuilder:
     _fields: Mapping[str, Any] = attrs.field(converter=_frozen_mapping)
     _problems: tuple[Problem, ...] = ()
 
+    def __attrs_post_init__(self) -> None:
+        # Made by its constructor (or attrs.evolve): every field runs the per-field rules,
+        # and one that fails is left out, its problems recorded, as a step would.
+        fields, problems = checked_changes(dict(self._fields))
+        for problem in problems:
+            fields.pop(problem.field, None)
+        _set_fields(self, MappingProxyType(fields))
+        _set_problems(self, self._problems + tuple(problems))
+
     def __repr__(self) -> str:
         shown = {k: v for k, v in self._fields.items() if k != "env"}
         env = f", env=<{len(self._fields.get('env', ()))} hidden>" if "env" in self._fields else ""
@@ -138,22 +86,35 @@ class RunBuilder:
 
     # -- plumbing ------------------------------------------------------------
 
-    def _set(self, **changes: Any) -> Self:
-        # Every builder step pays for this, so it skips attrs' __init__ (and the converter's
-        # second copy of the dict): the new builder gets a fresh read-only mapping and
-        # shares the (immutable) problems. tests/unit/test_builder.py pins the two fields.
+    def _make(self, fields: Mapping[str, Any], problems: tuple[Problem, ...]) -> Self:
+        # Every builder step pays for this, so it skips attrs' __init__ (and the per-field
+        # rules its post-init runs again: the fields passed them in _apply) and sets the
+        # two slots directly. tests/unit/test_builder.py pins the two fields.
         new = object.__new__(self.__class__)
-        _setattr(new, "_fields", MappingProxyType({**self._fields, **changes}))
-        _setattr(new, "_problems", self._problems)
+        _set_fields(new, MappingProxyType(fields))
+        _set_problems(new, problems)
         return new
 
-    def _try(self, make: Callable[[], Mapping[str, Any]]) -> Self:
-        """Apply the fields ``make`` returns, or record the problems it raises."""
+    def _set(self, **changes: Any) -> Self:
+        """Set the fields of one step, or none of them if one fails its per-field rules."""
+        return self._apply(changes)
+
+    def _apply(self, changes: dict[str, Any]) -> Self:
+        final, problems = checked_changes(changes)
+        if problems:
+            return self._make(self._fields, self._problems + tuple(problems))
+        # A mapping proxy's copy() is its dict's: one C call, no walk of the mapping protocol.
+        fields = cast("MappingProxyType[str, Any]", self._fields).copy()
+        fields.update(final)
+        return self._make(fields, self._problems)
+
+    def _try(self, make: Callable[[], dict[str, Any]]) -> Self:
+        """Apply the fields ``make`` returns (a new dict), or record the problems it raises."""
         try:
             changes = make()
         except ConfigError as exc:
-            return attrs.evolve(self, problems=self._problems + exc.problems)
-        return self._set(**changes)
+            return self._make(self._fields, self._problems + exc.problems)
+        return self._apply(changes)
 
     def build(self) -> RunConfig:
         """Check every setting together and return the :class:`RunConfig`.
@@ -164,9 +125,10 @@ class RunBuilder:
         """
         problems = list(self._problems)
         if "image" not in self._fields:  # the image itself was refused
-            raise ConfigError(problems)
+            raise ConfigError(problems or [Problem("image", "None", "no image was given",
+                                                   "call .image(reference)")])  # fmt: skip
         try:
-            config = RunConfig(**self._fields)
+            config = RunConfig._from_checked_fields(self._fields)
         except ConfigError as exc:
             problems.extend(exc.problems)
         if problems:
@@ -186,16 +148,18 @@ class RunBuilder:
 
     def command(self, argv: Sequence[str] | None) -> Self:
         """Set the command as an argv list; no shell is involved unless you call one."""
-        return self._try(lambda: {"command": _argv(argv, "command")})
+        return self._try(lambda: {"command": argv_list(argv, "command")})
 
     def entrypoint(self, argv: Sequence[str] | None) -> Self:
         """Set the entrypoint as an argv list, or ``None`` for the image's."""
-        return self._try(lambda: {"entrypoint": _argv(argv, "entrypoint")})
+        return self._try(lambda: {"entrypoint": argv_list(argv, "entrypoint")})
 
     def env(self, mapping: Mapping[str, str] | None = None, /, **values: str) -> Self:
         """Add environment variables. Their values never appear in a repr or a message."""
         return self._try(
-            lambda: {"env": {**dict(self._fields.get("env", ())), **_pairs("env", mapping, values)}}
+            lambda: {
+                "env": {**dict(self._fields.get("env", ())), **string_pairs("env", mapping, values)}
+            }
         )
 
     def workdir(self, path: str | None) -> Self:
@@ -216,7 +180,7 @@ class RunBuilder:
             lambda: {
                 "labels": {
                     **dict(self._fields.get("labels", ())),
-                    **_pairs("labels", mapping, values),
+                    **string_pairs("labels", mapping, values),
                 }
             }
         )
@@ -238,7 +202,7 @@ class RunBuilder:
                     dict.fromkeys(
                         (
                             *self._fields.get("group_add", ()),
-                            *(_int(g, "group_add", "a numeric gid") for g in gids),
+                            *(whole_number(g, "group_add", "a numeric gid") for g in gids),
                         )
                     )
                 )
@@ -255,7 +219,7 @@ class RunBuilder:
             except ConfigError as exc:
                 problems.extend(exc.problems)
         builder = self._set(cap_add=tuple(sorted({*self._fields.get("cap_add", ()), *added})))
-        return attrs.evolve(builder, problems=builder._problems + tuple(problems))
+        return builder._make(builder._fields, builder._problems + tuple(problems))
 
     def cap_drop(self, *names: str) -> Self:
         """Take capabilities back out of the added set.
@@ -285,9 +249,9 @@ class RunBuilder:
         """Expose a host device. Needs the ``devices`` opt-in."""
 
         def make() -> dict[str, Any]:
-            host = _text(host_path, "device")
-            inside = host if container_path is None else _text(container_path, "device")
-            device = Device(host, inside, _text(permissions, "device"))
+            host = text(host_path, "device")
+            inside = host if container_path is None else text(container_path, "device")
+            device = Device(host, inside, text(permissions, "device"))
             return {"devices": (*self._fields.get("devices", ()), device)}
 
         return self._try(make)
@@ -400,8 +364,8 @@ class RunBuilder:
         """Limit CPU time as a CFS quota per period, in microseconds; clears ``cpus``."""
         return self._try(
             lambda: {
-                "cpu_quota": _int(quota_us, "cpu_quota"),
-                "cpu_period": _int(period_us, "cpu_period"),
+                "cpu_quota": whole_number(quota_us, "cpu_quota"),
+                "cpu_period": whole_number(period_us, "cpu_period"),
                 "cpus": None,
             }
         )
@@ -409,7 +373,7 @@ class RunBuilder:
     def cpu_shares(self, shares: int | None) -> Self:
         """Set the relative CPU weight (2 to 262144; Docker's default is 1024)."""
         return self._try(
-            lambda: {"cpu_shares": None if shares is None else _int(shares, "cpu_shares")}
+            lambda: {"cpu_shares": None if shares is None else whole_number(shares, "cpu_shares")}
         )
 
     def cpuset(self, cpus: str | None) -> Self:
@@ -419,7 +383,7 @@ class RunBuilder:
     def pids_limit(self, limit: int | None) -> Self:
         """Cap the number of processes; ``None`` for unlimited needs ``unlimited-pids``."""
         return self._try(
-            lambda: {"pids_limit": None if limit is None else _int(limit, "pids_limit")}
+            lambda: {"pids_limit": None if limit is None else whole_number(limit, "pids_limit")}
         )
 
     def ulimit(self, name: str, soft: int, hard: int | None = None) -> Self:
@@ -427,9 +391,9 @@ class RunBuilder:
 
         def make() -> dict[str, Any]:
             limit = Ulimit(
-                _text(name, "ulimit").lower(),
-                _int(soft, "ulimit"),
-                _int(soft if hard is None else hard, "ulimit"),
+                text(name, "ulimit").lower(),
+                whole_number(soft, "ulimit"),
+                whole_number(soft if hard is None else hard, "ulimit"),
             )
             others = [u for u in self._fields.get("ulimits", ()) if u.name != limit.name]
             return {"ulimits": tuple(sorted([*others, limit], key=lambda u: u.name))}
@@ -458,11 +422,11 @@ class RunBuilder:
 
         def make() -> dict[str, Any]:
             mount = Tmpfs(
-                path=_text(path, "tmpfs"),
+                path=text(path, "tmpfs"),
                 size=parse_memory(size, field="tmpfs"),
-                mode=_int(mode, "tmpfs", "an octal mode"),
-                exec=_bool(exec, "tmpfs"),
-                suid=_bool(suid, "tmpfs"),
+                mode=whole_number(mode, "tmpfs", "an octal mode"),
+                exec=flag(exec, "tmpfs"),
+                suid=flag(suid, "tmpfs"),
             )
             others = [t for t in self._fields.get("tmpfs", ()) if t.path != mount.path]
             return {"tmpfs": (*others, mount)}
@@ -475,9 +439,9 @@ class RunBuilder:
         """Mount a host path (absolute ``source``) or a named volume, read-only by default."""
 
         def make() -> dict[str, Any]:
-            kind = "bind" if _text(source, "mount").startswith("/") else "volume"
-            mode = None if propagation is None else _text(propagation, "mount")
-            mount = Mount(source, _text(target, "mount"), kind, _bool(read_only, "mount"), mode)
+            kind = "bind" if text(source, "mount").startswith("/") else "volume"
+            mode = None if propagation is None else text(propagation, "mount")
+            mount = Mount(source, text(target, "mount"), kind, flag(read_only, "mount"), mode)
             others = [m for m in self._fields.get("mounts", ()) if m.target != target]
             return {"mounts": (*others, mount)}
 
@@ -487,7 +451,7 @@ class RunBuilder:
 
     def network(self, name: str) -> Self:
         """Attach to a network (``"none"``, ``"bridge"`` or a user-defined one)."""
-        return self._try(lambda: {"network": _text(name, "network")})
+        return self._try(lambda: {"network": text(name, "network")})
 
     def publish(
         self, container_port: int | str, host_port: int | None = None, host_ip: str = "127.0.0.1"
@@ -509,8 +473,8 @@ class RunBuilder:
             binding = PortBinding(
                 int(port),
                 protocol or "tcp",
-                _text(host_ip, "publish"),
-                None if host_port is None else _int(host_port, "publish"),
+                text(host_ip, "publish"),
+                None if host_port is None else whole_number(host_port, "publish"),
             )
             return {"ports": (*self._fields.get("ports", ()), binding)}
 
@@ -539,7 +503,7 @@ class RunBuilder:
             lambda: {
                 "sysctls": {
                     **dict(self._fields.get("sysctls", ())),
-                    _text(name, "sysctl"): _sysctl_value(value),
+                    text(name, "sysctl"): sysctl_value(value),
                 }
             }
         )
@@ -560,7 +524,7 @@ class RunBuilder:
             lambda: {
                 "restart": None
                 if policy is None
-                else RestartPolicy(_text(policy, "restart"), _int(max_retries, "restart"))
+                else RestartPolicy(text(policy, "restart"), whole_number(max_retries, "restart"))
             }
         )
 
@@ -584,7 +548,7 @@ class RunBuilder:
             if isinstance(test, str):
                 argv: tuple[str, ...] = ("CMD-SHELL", test)
             else:
-                argv = _argv(test, "healthcheck") or ()
+                argv = argv_list(test, "healthcheck") or ()
                 if not argv or argv[0] not in ("CMD", "CMD-SHELL"):
                     argv = ("CMD", *argv)
             return {
@@ -592,7 +556,7 @@ class RunBuilder:
                     test=argv,
                     interval_ns=parse_duration_ns(interval, field="healthcheck.interval"),
                     timeout_ns=parse_duration_ns(timeout, field="healthcheck.timeout"),
-                    retries=_int(retries, "healthcheck.retries"),
+                    retries=whole_number(retries, "healthcheck.retries"),
                     start_period_ns=parse_duration_ns(
                         start_period, field="healthcheck.start_period"
                     ),
@@ -604,7 +568,9 @@ class RunBuilder:
     def stop_timeout(self, seconds: int | None) -> Self:
         """Seconds between the stop signal and SIGKILL."""
         return self._try(
-            lambda: {"stop_timeout": None if seconds is None else _int(seconds, "stop_timeout")}
+            lambda: {
+                "stop_timeout": None if seconds is None else whole_number(seconds, "stop_timeout")
+            }
         )
 
     def log_limits(self, max_size: int | str = "10m", max_files: int = 3) -> Self:
@@ -612,7 +578,13 @@ class RunBuilder:
         return self._try(
             lambda: {
                 "log_limits": LogLimits(
-                    parse_memory(max_size, field="log_limits"), _int(max_files, "log_limits")
+                    parse_memory(max_size, field="log_limits"),
+                    whole_number(max_files, "log_limits"),
                 )
             }
         )
+
+
+# The slots' own setters: how the frozen class sets its two fields, without a lookup.
+_set_fields = RunBuilder.__dict__["_fields"].__set__
+_set_problems = RunBuilder.__dict__["_problems"].__set__

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from .preset_lines import preset_reasons
 from .values import Explanation, LogLimits
 
 if TYPE_CHECKING:
@@ -184,8 +185,6 @@ def explain(cfg: RunConfig) -> list[Explanation]:
     The reason is the preset's where the value is still the preset's; otherwise
     the general one. Settings left unset and without controls are skipped.
     """
-    from .presets import preset_reasons
-
     preset = preset_reasons(cfg)
     out = []
     for setting in SETTINGS:

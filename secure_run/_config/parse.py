@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 import re
 
-from docker.utils import parse_bytes
-
 from .._errors import ConfigError
 from .values import User
 
@@ -18,6 +16,8 @@ __all__ = ["parse_cpus", "parse_duration_ns", "parse_image", "parse_memory", "pa
 
 _MEMORY = re.compile(r"(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[kmg]?)(?:i?b)?", re.IGNORECASE)
 _MEMORY_FIX = 'give bytes as an int, or a size such as "256m", "1g" or "512MiB"'
+#: Docker's own units (``docker.utils.parse_bytes``): powers of 1024.
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 
 def parse_memory(value: object, *, field: str = "memory") -> int:
@@ -38,7 +38,7 @@ def parse_memory(value: object, *, field: str = "memory") -> int:
     number, unit = match["num"], match["unit"].lower()
     if len(number) > 30:
         raise ConfigError.single(field, value, "too large", _MEMORY_FIX)
-    size = int(parse_bytes(f"{number}{unit or 'b'}"))
+    size = int(float(number) * _UNITS[unit])  # as docker.utils.parse_bytes computes it
     if not unit and "." in number:
         raise ConfigError.single(field, value, "bytes must be whole", _MEMORY_FIX)
     return size

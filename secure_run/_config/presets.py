@@ -1,7 +1,8 @@
-"""The named presets: tables of settings, each line with its reason.
+"""The named presets: a secure starting point for a builder, each setting with its reason.
 
-A preset is a shared value. Its builder is immutable, so extending it never
-changes the preset. The docs' preset reference is generated from these tables.
+The tables themselves are in :mod:`preset_lines`, below the explanation, which quotes
+their reasons. A preset is a shared value; its builder is immutable, so extending it
+never changes the preset. The docs' preset reference is generated from these tables.
 """
 
 from __future__ import annotations
@@ -13,26 +14,9 @@ import attrs
 
 from .._errors import ConfigError
 from .builder import RunBuilder
-from .run_config import RunConfig
-from .values import LogLimits, OptIn, RestartPolicy, Tmpfs, Ulimit, User
+from .preset_lines import TABLES, PresetLine
 
-__all__ = ["PRESETS", "Preset", "PresetLine", "builder", "preset", "preset_reasons", "presets"]
-
-_MiB = 1 << 20
-_GiB = 1 << 30
-_TMP = "/tmp"  # noqa: S108 - a path inside the container, not the host's
-
-
-@attrs.frozen
-class PresetLine:
-    """One setting of a preset: the RunConfig field, its value, and why.
-
-    .. versionadded:: 0.1
-    """
-
-    field: str
-    value: Any
-    reason: str
+__all__ = ["PRESETS", "Preset", "PresetLine", "builder", "preset", "presets"]
 
 
 @attrs.frozen
@@ -52,143 +36,28 @@ class Preset:
 
     def builder(self, image: str) -> RunBuilder:
         """A builder for ``image`` starting from this preset."""
-        return RunBuilder(fields={**self.values(), "preset": self.name}).image(image)
+        start = _STARTS.get(self.name) if PRESETS.get(self.name) is self else None
+        if start is None:  # a preset of the caller's own: its values are checked now
+            start = RunBuilder(fields={**self.values(), "preset": self.name})
+        return start.image(image)
 
-
-def _common(user_reason: str) -> tuple[PresetLine, ...]:
-    return (
-        PresetLine("user", User(65534, 65534), user_reason),
-        PresetLine("cap_drop", ("ALL",), "start from no capabilities at all"),
-        PresetLine(
-            "no_new_privileges", True, "setuid and file capabilities cannot raise privileges"
-        ),
-        PresetLine("init", True, "an init as PID 1 reaps zombies and forwards signals"),
-    )
-
-
-def _read_only_root(tmp_size: int, tmp_reason: str) -> tuple[PresetLine, ...]:
-    return (
-        PresetLine("read_only", True, "the image cannot be changed at run time"),
-        PresetLine("tmpfs", (Tmpfs(_TMP, tmp_size, 0o1777),), tmp_reason),
-    )
-
-
-def _limits(memory: int, cpus: float, pids: int, nofile: int) -> tuple[PresetLine, ...]:
-    return (
-        PresetLine("memory", memory, "a hard limit; the OOM killer acts inside the container"),
-        PresetLine("memory_reservation", memory // 2, "a soft limit at half the hard one"),
-        PresetLine("memory_swap", memory, "equal to memory: no swap"),
-        PresetLine("cpus", cpus, "a CFS quota bounds CPU time"),
-        PresetLine("pids_limit", pids, "a fork bomb stops here"),
-        PresetLine(
-            "ulimits",
-            (Ulimit("core", 0, 0), Ulimit("nofile", nofile, nofile)),
-            "no core dumps of process memory; a bounded number of open files",
-        ),
-    )
-
-
-_RESTRICTED = Preset(
-    name="restricted",
-    description="The default: Pod Security 'restricted' plus CIS Docker Benchmark section 5.",
-    lines=(
-        *_common("nobody (65534): a non-root uid with no files of its own in most images"),
-        PresetLine("cap_add", (), "nothing added back"),
-        *_read_only_root(64 * _MiB, "small scratch space, noexec"),
-        PresetLine("network", "none", "no network unless one is asked for"),
-        *_limits(512 * _MiB, 1.0, 128, 1024),
-        PresetLine("log_limits", LogLimits(10 * _MiB, 3), "logs cannot fill the disk"),
-    ),
-)
-
-_SANDBOX = Preset(
-    name="sandbox",
-    description="For untrusted code: restricted with less memory, CPU, processes and scratch.",
-    lines=(
-        *_common("nobody (65534): untrusted code never runs as root"),
-        PresetLine("cap_add", (), "nothing added back"),
-        *_read_only_root(16 * _MiB, "a little scratch, noexec"),
-        PresetLine("network", "none", "untrusted code gets no network"),
-        *_limits(256 * _MiB, 0.5, 64, 256),
-        PresetLine("log_limits", LogLimits(1 * _MiB, 2), "a chatty program cannot fill the disk"),
-        PresetLine(
-            "env",
-            tuple(
-                (name, "1")
-                for name in sorted(
-                    (
-                        "OMP_NUM_THREADS",
-                        "OPENBLAS_NUM_THREADS",
-                        "MKL_NUM_THREADS",
-                        "NUMEXPR_NUM_THREADS",
-                        "GOMAXPROCS",
-                    )
-                )
-            ),
-            "thread pools sized to the CPU limit, not to the host's cores",
-        ),
-    ),
-)
-
-_SERVICE = Preset(
-    name="service",
-    description="A long-running network service on localhost, restarted on failure.",
-    lines=(
-        *_common("nobody (65534): a service needs no root"),
-        PresetLine(
-            "cap_add",
-            ("NET_BIND_SERVICE",),
-            (
-                "the one capability Pod Security 'restricted' allows; it is effective only for"
-                " uid 0 (Docker >= 20.10 lets any uid bind low ports in the container's netns)"
-            ),
-        ),
-        *_read_only_root(64 * _MiB, "scratch space, noexec"),
-        PresetLine("network", "bridge", "a network to serve on; publish() binds 127.0.0.1"),
-        *_limits(1 * _GiB, 2.0, 512, 8192),
-        PresetLine("restart", RestartPolicy("on-failure", 5), "recover from crashes, at most 5"),
-        PresetLine("log_limits", LogLimits(50 * _MiB, 5), "rotated logs for a long life"),
-    ),
-)
-
-_BASELINE = Preset(
-    name="baseline",
-    description="Closest to Docker's defaults that is still defensible; a writable root.",
-    lines=(
-        *_common("nobody (65534): Docker's default would be the image's user, often root"),
-        PresetLine(
-            "cap_add",
-            (
-                "AUDIT_WRITE",
-                "CHOWN",
-                "DAC_OVERRIDE",
-                "FOWNER",
-                "FSETID",
-                "KILL",
-                "MKNOD",
-                "NET_BIND_SERVICE",
-                "SETFCAP",
-                "SETGID",
-                "SETPCAP",
-                "SETUID",
-                "SYS_CHROOT",
-            ),
-            "Docker's default 14 minus NET_RAW (Pod Security baseline)",
-        ),
-        PresetLine("read_only", False, "for images that write to their root filesystem"),
-        PresetLine(
-            "opt_ins",
-            (OptIn.EXTRA_CAPABILITY, OptIn.WRITABLE_ROOT),
-            "records the added capabilities and the writable root as waivers",
-        ),
-        PresetLine("network", "bridge", "Docker's default network"),
-        *_limits(1 * _GiB, 2.0, 1024, 8192),
-        PresetLine("log_limits", LogLimits(10 * _MiB, 3), "logs cannot fill the disk"),
-    ),
-)
 
 #: Every preset, by name.
-PRESETS: Mapping[str, Preset] = {p.name: p for p in (_RESTRICTED, _SANDBOX, _SERVICE, _BASELINE)}
+PRESETS: Mapping[str, Preset] = {
+    name: Preset(table.name, table.description, table.lines) for name, table in TABLES.items()
+}
+
+
+def _start(p: Preset) -> RunBuilder:
+    """The builder every ``preset(p.name, ...)`` starts from, its values checked once."""
+    start = RunBuilder(fields={**p.values(), "preset": p.name})
+    if start.problems:  # a mistake in the tables: refuse to import rather than hide it
+        raise ConfigError(start.problems)
+    return start
+
+
+# Builders are immutable, so one start per preset is shared by every builder made from it.
+_STARTS: dict[str, RunBuilder] = {name: _start(p) for name, p in PRESETS.items()}
 
 
 def _lookup(name: str) -> Preset:
@@ -222,18 +91,3 @@ def presets() -> dict[str, str]:
     .. versionadded:: 0.1
     """
     return {name: p.description for name, p in PRESETS.items()}
-
-
-def preset_reasons(cfg: RunConfig) -> dict[str, str]:
-    """The preset's reasons for the fields of ``cfg`` that still hold the preset's value."""
-    if cfg.preset is None or cfg.preset not in PRESETS:
-        return {}
-    reference = RunConfig.__attrs_attrs__  # converters normalise values, compare on that form
-    fields = {a.name: a for a in reference}
-    reasons = {}
-    for line in PRESETS[cfg.preset].lines:
-        converter = fields[line.field].converter
-        value = converter(line.value) if callable(converter) else line.value
-        if getattr(cfg, line.field) == value:
-            reasons[line.field] = line.reason
-    return reasons

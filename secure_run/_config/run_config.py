@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
+from typing_extensions import Self
 
-from .._export.translate import to_cli, to_compose, to_docker_kwargs
+from .._export.cli import to_cli
+from .._export.compose import to_compose
+from .._export.docker import to_docker_kwargs
 from .explain import explain
-from .validation import check, register
+from .fields import register
+from .validation import check
 from .values import (
     Device,
     Explanation,
@@ -106,8 +111,26 @@ class RunConfig:
     _digest: str | None = attrs.field(init=False, default=None, repr=False, eq=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
-
         object.__setattr__(self, "_waivers", tuple(sorted(check(self), key=str)))
+
+    @classmethod
+    def _from_checked_fields(cls, fields: Mapping[str, Any]) -> Self:
+        """The config of field values that each passed the per-field rules, in final form.
+
+        For the builder, which runs those rules (and the converters) when a step sets a
+        field: only the rules across fields run here. A config made any other way (the
+        constructor, ``attrs.evolve``) runs every rule.
+
+        Raises:
+            ConfigError: A rule across fields is broken.
+        """
+        self = object.__new__(cls)
+        for set_slot, name, default in _SLOTS:
+            set_slot(self, fields.get(name, default))
+        object.__setattr__(self, "_digest", None)
+        waivers = check(self, fields_checked=True)
+        object.__setattr__(self, "_waivers", tuple(sorted(waivers, key=str)))
+        return self
 
     @property
     def environment(self) -> dict[str, str]:
@@ -152,3 +175,9 @@ class RunConfig:
 
 
 register(RunConfig)
+#: Each init field's slot setter, name and default (the final form a converter gives it).
+_SLOTS: tuple[tuple[Callable[[RunConfig, Any], None], str, Any], ...] = tuple(
+    (RunConfig.__dict__[a.name].__set__, a.name, a.default)
+    for a in attrs.fields(RunConfig)
+    if a.init
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -178,21 +178,54 @@ class OptIn(str, enum.Enum):
         return self.value
 
 
+# The converters below never raise: what they cannot convert is passed on unchanged, and
+# the type rule (``fields._types``) then reports it as a ConfigError naming the field.
+
+
 def _tuple(value: Any) -> tuple[Any, ...]:
-    return tuple(value)
+    if value.__class__ is tuple:
+        return value
+    try:
+        return tuple(value)
+    except TypeError:
+        return value  # type: ignore[no-any-return]
 
 
-def _pairs(value: Mapping[str, str] | Any) -> tuple[tuple[str, str], ...]:
-    items = value.items() if isinstance(value, Mapping) else value
-    return tuple(sorted((str(k), str(v)) for k, v in items))
+def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    if value.__class__ is tuple and _final_pairs(value):
+        return cast("tuple[tuple[str, str], ...]", value)
+    try:
+        items = value.items() if isinstance(value, Mapping) else value
+        return tuple(sorted((str(k), str(v)) for k, v in items))
+    except (TypeError, ValueError):  # not pairs; ValueError: a pair of the wrong length
+        return cast("tuple[tuple[str, str], ...]", value)
+
+
+def _final_pairs(value: tuple[Any, ...]) -> bool:
+    """Whether ``value`` is already sorted pairs of text, as :func:`_pairs` gives them."""
+    pairs = all([p.__class__ is tuple and len(p) == 2 and p[0].__class__ is str
+                 and p[1].__class__ is str for p in value])  # fmt: skip
+    return pairs and list(value) == sorted(value)
 
 
 def _opt_tuple(value: Any) -> tuple[str, ...] | None:
-    return None if value is None else tuple(value)
+    return None if value is None else _tuple(value)
+
+
+def _opt_in(value: object) -> OptIn:
+    try:
+        return OptIn(value)
+    except ValueError:
+        return cast(OptIn, value)  # not one: the type rule reports it
 
 
 def _opt_ins(value: Any) -> tuple[OptIn, ...]:
-    return tuple(sorted({OptIn(o) for o in value}, key=str))
+    if value == ():
+        return ()
+    try:
+        return tuple(sorted({_opt_in(o) for o in value}, key=str))
+    except TypeError:  # not iterable, or an item that cannot be in a set
+        return cast("tuple[OptIn, ...]", value)
 
 
 def _hidden_env(env: tuple[tuple[str, str], ...]) -> str:

@@ -114,6 +114,27 @@ def test_chains_of_builder_calls(start, calls):
         assert cfg is None or not builder.problems, "built although a call recorded a problem"
 
 
+@pytest.mark.parametrize("method", ["env", "labels"])
+def test_a_mapping_whose_keys_no_dict_can_hold_is_refused(method):
+    """The flake's input class: a Mapping with a list key is a ConfigError, not a TypeError."""
+    mapping = fuzzkit.PairsMapping([(["a"], "1"), ("B", "2")])
+    with example():
+        builder = getattr(sr.preset("restricted", fuzzkit.IMAGE), method)(mapping)
+        assert [p.message for p in builder.problems] == ["keys and values must be strings"]
+        assert fuzzkit.build_or_refuse(builder, mapping) is None
+
+
+def test_the_env_strategy_draws_only_keys_a_dict_can_hold():
+    """The shaped env mappings never make Hypothesis itself raise TypeError while drawing."""
+
+    @fuzz_settings(max_examples=300)
+    @given(fuzzkit.SHAPED["env"]["mapping"])
+    def draw(mapping: Any) -> None:
+        assert isinstance(mapping, (dict, fuzzkit.PairsMapping))
+
+    draw()
+
+
 def test_the_daemon_double_counts_and_refuses_every_way_to_a_client(daemon_tripwire):
     """Under the double, making a client raises DaemonTouched and is counted: the proof can fail."""
     for attempt in (sr.audit_all, docker.from_env, lambda: docker.APIClient()):

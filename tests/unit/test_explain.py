@@ -6,7 +6,7 @@ import attrs
 import pytest
 
 import secure_run as sr
-from secure_run._config.explain import SETTINGS
+from secure_run._config.explain import SETTINGS, render
 from secure_run._config.presets import PRESETS
 
 IMAGE = "busybox:1.36"
@@ -24,14 +24,36 @@ def preset_reason(preset: str, field: str) -> str:
 
 
 def test_explain_gives_value_why_and_controls_for_each_setting():
-    """Every explanation has a non-empty value and reason, and a tuple of controls."""
-    explanations = sr.builder(IMAGE).build().explain()
-    assert explanations
+    """Each explanation holds the setting's rendered value, its reason and its table controls."""
+    cfg = sr.builder(IMAGE).build()
+    explanations = cfg.explain()
+    assert [e.setting for e in explanations] == [
+        s.field for s in SETTINGS if getattr(cfg, s.field) not in (None, (), False) or s.controls
+    ]
+    table = {s.field: s for s in SETTINGS}
     for e in explanations:
         assert isinstance(e, sr.Explanation)
-        assert e.value
-        assert e.why
-        assert isinstance(e.controls, tuple)
+        assert e.value == render(e.setting, getattr(cfg, e.setting))
+        assert e.controls == table[e.setting].controls
+        reasons = {line.field: line.reason for line in PRESETS["restricted"].lines}
+        assert e.why == reasons.get(e.setting, table[e.setting].why)
+
+
+def test_explain_renders_the_restricted_preset_values():
+    """The restricted preset's key values read as a person would write them."""
+    e = by_setting(sr.builder(IMAGE).build())
+    assert e["memory"].value == "512 MiB"
+    assert e["memory_swap"].value == "512 MiB"
+    assert e["cpus"].value == "1.0"
+    assert e["pids_limit"].value == "128"
+    assert e["user"].value == "65534:65534"
+    assert e["read_only"].value == "yes"
+    assert e["network"].value == "none"
+    assert e["cap_drop"].value == "ALL"
+    assert e["cap_add"].value == "none"
+    assert e["tmpfs"].value == "/tmp (64 MiB, size=67108864,mode=1777,noexec,nosuid,nodev)"
+    assert e["memory"].controls == ("CIS 5.11",)
+    assert e["memory"].why == preset_reason("restricted", "memory")
 
 
 def test_explain_covers_only_real_fields_once():
