@@ -26,7 +26,8 @@ from docker.models.containers import Container
 import secure_run as sr
 from secure_run._config.capabilities import encode_mask
 from secure_run._errors import DaemonUnavailable, HardeningNotApplied, LaunchError
-from secure_run._proof.verify import Check, VerifyReport, _expected_caps, verify
+from secure_run._proof.expected import expected_caps, memory_swap
+from secure_run._proof.verify import Check, VerifyReport, verify
 from secure_run.testing import TEST_IMAGE, TEST_LABELS
 
 DATA = Path(__file__).parent.parent / "data" / "verify" / "restricted_v1"
@@ -450,7 +451,7 @@ def test_expected_capabilities_follow_moby(cap_add, cap_drop, privileged, mask):
     """The expected set is moby's TweakCapabilities: default, drop ALL, add ALL, privileged."""
     # Some of these a RunConfig refuses (it always drops ALL); the rule is moby's all the same.
     cfg = SimpleNamespace(cap_add=cap_add, cap_drop=cap_drop, privileged=privileged)
-    assert encode_mask(_expected_caps(cfg, None)) == mask
+    assert encode_mask(expected_caps(cfg, None)) == mask
 
 
 # -- cgroup v2 ---------------------------------------------------------------------
@@ -478,6 +479,12 @@ def v2_host(host: Host) -> Host:
     for name, value in V2_FILES.items():
         (directory / name).write_text(value + "\n")
     return host
+
+
+@pytest.fixture
+def v2_host_copy(tmp_path: Path) -> Host:
+    """A second recorded container, in a v2 layout, beside the v1 ``host``."""
+    return v2_host.__wrapped__(host.__wrapped__(tmp_path / "v2"))
 
 
 def _v2_write(host: Host, name: str, value: str) -> None:
@@ -530,6 +537,62 @@ def test_cpu_weight_accepts_either_runc_conversion(v2_host, weight, ok):
     assert report.ok is ok
     check = next(c for c in report.checks if c.property == "cgroup cpu.weight")
     assert check.expected == "20 or 59"
+
+
+def test_cpuset_is_checked_in_the_configured_file_not_the_effective_one(v2_host):
+    """cpuset.cpus empty (unset) fails even when the effective set happens to match."""
+    cfg = attrs.evolve(CFG, cpuset="0")
+    v2_host.info["HostConfig"]["CpusetCpus"] = "0"
+    _v2_write(v2_host, "cpuset.cpus.effective", "0")
+    assert only_failure(v2_host.verify(cfg)) == Check(
+        "cgroup cpuset.cpus", "0", "", v2_host.source, False
+    )
+    _v2_write(v2_host, "cpuset.cpus", "0")
+    _v2_write(v2_host, "cpuset.cpus.effective", "0")
+    assert v2_host.verify(cfg).ok
+
+
+def test_unset_swap_means_twice_the_memory_in_every_check(host, v2_host_copy):
+    """memory_swap None: HostConfig.MemorySwap, v1 memsw and v2 swap.max all expect 2x memory."""
+    # Validation refuses memory without memory_swap; Docker's rule applies all the same.
+    cfg = attrs.evolve(CFG)
+    object.__setattr__(cfg, "memory_swap", None)
+    assert memory_swap(cfg) == 2 * CFG.memory
+    assert memory_swap(SimpleNamespace(memory=None, memory_swap=None)) is None
+    for target in (host, v2_host_copy):
+        target.info["HostConfig"]["MemorySwap"] = 2 * CFG.memory
+        report = target.verify(cfg)
+        expected = {c.property: c.expected for c in report.checks}
+        assert expected["HostConfig.MemorySwap"] == str(2 * CFG.memory)
+        failure = only_failure(report)
+        if target is host:
+            assert failure.property == "cgroup memory.memsw.limit_in_bytes"
+            assert failure.expected == str(2 * CFG.memory)
+        else:
+            assert failure.property == "cgroup memory.swap.max"
+            assert failure.expected == str(CFG.memory)
+
+
+def test_cpu_files_in_a_comounted_cpu_cpuacct_directory_are_found(host):
+    """On v1 with cpu and cpuacct mounted together, the host read still finds the CPU files."""
+    cgroup = Path(host.cgroup_root)
+    (cgroup / "cpu").rename(cgroup / "cpu,cpuacct")
+    path = host.proc_file("cgroup")
+    text = path.read_text().replace("1:cpu:", "1:cpu,cpuacct:")
+    path.write_text(text.replace(f"2:cpuacct:/docker/{host.id}\n", ""))
+    report = host.verify()
+    assert report.ok, str(report)
+    assert report.sources() == {"inspect", host.source}
+    assert "cgroup cpu.cfs_quota_us" in {c.property for c in report.checks}
+
+
+def test_a_cgroup_file_not_in_the_kernels_form_falls_back_to_the_exec_probe(host):
+    """A limit file that is no number is not guessed at: the exec probe reads it, with a note."""
+    host.cgroup_file("pids", "pids.max").write_text("lots\n")
+    report = host.verify()
+    assert report.ok, str(report)
+    assert "exec probe" in report.sources()
+    assert "could not be read (a cgroup value is not a number: 'lots')" in report.notes[0]
 
 
 # -- the exec probe, and when the host cannot be read ----------------------------------
@@ -772,6 +835,24 @@ def test_docker_py_container_uses_its_client(host):
     report = verify(container, CFG, proc_root=host.proc_root, cgroup_root=host.cgroup_root)
     assert report.ok
     assert client.api.calls == [f"inspect {host.id}"]
+
+
+class ClosingClient(FakeClient):
+    closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+@pytest.mark.parametrize("given", [True, False])
+def test_a_client_verify_made_is_closed_and_a_given_one_is_not(host, monkeypatch, given):
+    """verify() closes only the client it connected itself, even when the inspect fails."""
+    client = ClosingClient(FakeAPI(host.info))
+    client.api.inspect_error = docker.errors.NotFound("404 Client Error", explanation="gone")
+    monkeypatch.setattr("secure_run._engine.client.connect", lambda **_: client)
+    with pytest.raises(LaunchError):
+        verify(host.id, CFG, client=client if given else None)
+    assert client.closed == (0 if given else 1)
 
 
 @pytest.mark.parametrize("target", ["abc123", "name-of-container"])

@@ -7,7 +7,7 @@ Launches the restricted preset on the test image (``sleep 30``), then saves, und
 * ``proc/<pid>/{status,cgroup,limits,mountinfo,uid_map,gid_map}``: the container's
   init process as the host sees it;
 * ``cgroup/<controller>/<path>/<file>`` (v1) or ``cgroup/<path>/<file>`` (v2): the
-  limit files verify() reads;
+  limit files of the one kernel reader's table (``secure_run._proof.kernel``);
 * ``exec_probe.txt``: the output of the exec probe run in the same container.
 
 The container is always removed. Needs root (or read access to /proc/<pid>).
@@ -23,20 +23,13 @@ from pathlib import Path
 import docker
 
 import secure_run as sr
+from secure_run._proof.host import cgroup_file_paths
+from secure_run._proof.kernel import CGROUP_ROOT
 from secure_run._proof.probe import probe_command
 from secure_run.testing import TEST_LABELS, build_test_image
 
 HERE = Path(__file__).parent
 PROC_FILES = ("status", "cgroup", "limits", "mountinfo", "uid_map", "gid_map")
-V1_FILES = {
-    "memory": ("memory.limit_in_bytes", "memory.soft_limit_in_bytes",
-               "memory.memsw.limit_in_bytes"),
-    "cpu": ("cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.shares"),
-    "pids": ("pids.max",),
-    "cpuset": ("cpuset.cpus",),
-}  # fmt: skip
-V2_FILES = ("memory.max", "memory.low", "memory.swap.max", "cpu.max", "cpu.weight",
-            "pids.max", "cpuset.cpus")  # fmt: skip
 
 
 def config(image: str) -> sr.RunConfig:
@@ -52,26 +45,19 @@ def main() -> None:
         info = client.api.inspect_container(container.id)
         pid = info["State"]["Pid"]
         cgroup = Path(f"/proc/{pid}/cgroup").read_text()
-        version = 1 if any(not line.startswith("0::") for line in cgroup.splitlines()) else 2
+        version, paths = cgroup_file_paths(cgroup)  # the files verify() reads, and where
         out = HERE / f"restricted_v{version}"
         shutil.rmtree(out, ignore_errors=True)
         (out / "proc" / str(pid)).mkdir(parents=True)
         (out / "inspect.json").write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
         for name in PROC_FILES:
             (out / "proc" / str(pid) / name).write_text(Path(f"/proc/{pid}/{name}").read_text())
-        for line in cgroup.splitlines():
-            _, controllers, path = line.split(":", 2)
-            if version == 2:
-                names = [(Path(path.lstrip("/")), V2_FILES)]
-            else:
-                names = [(Path(c) / path.lstrip("/"), V1_FILES[c])
-                         for c in controllers.split(",") if c in V1_FILES]  # fmt: skip
-            for rel, files in names:
-                (out / "cgroup" / rel).mkdir(parents=True, exist_ok=True)
-                for name in files:
-                    source = Path("/sys/fs/cgroup") / rel / name
-                    if source.exists():
-                        (out / "cgroup" / rel / name).write_text(source.read_text())
+        for candidates in paths.values():
+            source = next((Path(p) for p in candidates if Path(p).exists()), None)
+            if source is not None:
+                target = out / "cgroup" / source.relative_to(CGROUP_ROOT)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(source.read_text())
         exec_id = client.api.exec_create(container.id, probe_command(), user="")["Id"]
         (out / "exec_probe.txt").write_bytes(client.api.exec_start(exec_id))
         print(f"recorded {out.relative_to(HERE.parent.parent.parent)} (pid {pid})")
