@@ -140,7 +140,7 @@ def generate() -> str:
     lines = [
         "# Audit",
         "",
-        f"*Generated from `secure_run/_audit.py` by `{COMMAND}`; do not edit by hand.*",
+        f"*Generated from the checks in `secure_run/_audit/` by `{COMMAND}`; do not edit by hand.*",
         "",
         "The audit judges containers against every check of the CIS Docker Benchmark",
         "v1.6 section 5 (5.1 to 5.32, as docker-bench-security numbers them), the",

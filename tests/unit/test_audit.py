@@ -12,6 +12,7 @@ import copy
 import json
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import attrs
@@ -24,18 +25,16 @@ from secure_run._audit.audit import (
     CHECKS,
     AuditReport,
     Finding,
-    _config_inspect,
-    _Context,
-    _daemon_no_new_privileges,
-    _effective_capabilities,
-    _judge,
-    _judge_engine,
-    _Processes,
-    _security_pairs,
+    _audit,
     audit,
     audit_all,
     audit_config,
 )
+from secure_run._audit.catalog import judge_container, judge_engine
+from secure_run._audit.config_record import config_inspect
+from secure_run._audit.daemon import read_daemon_config
+from secure_run._audit.engine_view import daemon_no_new_privileges
+from secure_run._audit.view import Context, Processes, effective_capabilities_of, security_pairs
 from secure_run._config.capabilities import ALL_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES
 from secure_run._errors import ConfigError, LaunchError
 
@@ -66,19 +65,19 @@ def record(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 def context(
     *options: str, swarm: str = "inactive", nnp: bool = False, networks: Any = NETWORKS
-) -> _Context:
+) -> Context:
     """An engine context; ``options`` are its SecurityOptions (seccomp only by default)."""
     info = {**INFO, "Swarm": {"LocalNodeState": swarm}}
     info["SecurityOptions"] = list(options) if options else [SECCOMP]
-    return _Context(info, networks, nnp, "daemon-wide on (test)" if nnp else "off (test)")
+    return Context(info, networks, nnp, "daemon-wide on (test)" if nnp else "off (test)")
 
 
 def judged(
-    inspect: dict[str, Any], ctx: _Context | None = None, processes: _Processes | None = None
+    inspect: dict[str, Any], ctx: Context | None = None, processes: Processes | None = None
 ) -> dict[str, Finding]:
     """Every finding of one container (and the engine), by check id."""
     ctx = ctx or context()
-    findings = [*_judge_engine(ctx), *_judge(inspect, ctx, processes)]
+    findings = [*judge_engine(ctx), *judge_container(inspect, ctx, processes)]
     return {f.id: f for f in findings}
 
 
@@ -148,11 +147,11 @@ CASES = [
     ("5.6", record(R, Mounts=[mount("/srv/data", "/data")]), None, None, "pass",
      "no writable mount"),
     # 5.7 sshd (exec)
-    ("5.7", R, None, _Processes("PID USER COMMAND\n 1 root {sshd} /bin/sh /bin/sshd\n"),
+    ("5.7", R, None, Processes("PID USER COMMAND\n 1 root {sshd} /bin/sh /bin/sshd\n"),
      "warn", "1 sshd line(s)"),
-    ("5.7", R, None, _Processes("PID USER COMMAND\n 1 root sleep 60\n 7 root ps -el\n"),
+    ("5.7", R, None, Processes("PID USER COMMAND\n 1 root sleep 60\n 7 root ps -el\n"),
      "pass", "2 process line(s), none sshd"),
-    ("5.7", R, None, _Processes(None, "ps -el exited 127"), "info", "ps -el exited 127"),
+    ("5.7", R, None, Processes(None, "ps -el exited 127"), "info", "ps -el exited 127"),
     ("5.7", R, None, None, "not_applicable", "exec checks off"),
     # 5.8 privileged host ports
     ("5.8", record(R, NetworkSettings__Ports=ports("127.0.0.1", "80")), None, None, "warn",
@@ -492,7 +491,7 @@ def test_unwaived_warning_mentions_no_waiver():
 )  # fmt: skip
 def test_effective_capabilities_follow_moby(host, expected):
     """The effective set is moby's TweakCapabilities: privileged, add ALL, drop ALL, else."""
-    assert _effective_capabilities(host)[0] == expected
+    assert effective_capabilities_of(host)[0] == expected
 
 
 @pytest.mark.parametrize(
@@ -507,15 +506,15 @@ def test_effective_capabilities_follow_moby(host, expected):
 )
 def test_security_options_parse_as_the_daemon_does(options, pairs):
     """SecurityOpt splits on '=' first, then the old ':', with the two bare forms."""
-    assert _security_pairs(options) == pairs
+    assert security_pairs(options) == pairs
 
 
 # -- the daemon-wide no-new-privileges default -------------------------------------------
 
 
-def fake_proc(tmp_path: Path, argv: list[str] | None, pid: str = "4242") -> Path:
-    """A /proc holding one dockerd (when argv is given) and an unrelated process."""
-    proc = tmp_path / "proc"
+def fake_host(tmp_path: Path, argv: list[str] | None, pid: str = "4242") -> tuple[str, str]:
+    """A /proc holding one dockerd (when argv is given) and an unrelated process; an /etc."""
+    proc, etc = tmp_path / "proc", tmp_path / "etc"
     processes = (("1", "init", ["/sbin/init"], "1"), (pid, "dockerd", argv, "99"))
     for number, comm, args, start in processes:
         if args is None:
@@ -526,15 +525,20 @@ def fake_proc(tmp_path: Path, argv: list[str] | None, pid: str = "4242") -> Path
         fields = " ".join(["S", *["0"] * 18, start, "0"])
         (proc / number / "stat").write_text(f"{number} ({comm}) {fields}\n")
     proc.mkdir(exist_ok=True)
-    return proc
+    (etc / "docker").mkdir(parents=True)
+    return str(proc), str(etc)
+
+
+def daemon_default(proc: str, etc: str) -> tuple[bool, str]:
+    """The daemon-wide default as the audit reads it, through the one daemon locator."""
+    return daemon_no_new_privileges(read_daemon_config(proc, etc))
 
 
 def test_daemon_flag_turns_no_new_privileges_on(tmp_path):
     """``dockerd --no-new-privileges`` on the command line is read as on, naming the pid."""
-    proc = fake_proc(tmp_path, ["dockerd", "--no-new-privileges"])
-    assert _daemon_no_new_privileges(str(proc), str(tmp_path / "none.json")) == (
+    assert daemon_default(*fake_host(tmp_path, ["dockerd", "--no-new-privileges"])) == (
         True,
-        "dockerd --no-new-privileges, pid 4242",
+        "--no-new-privileges=true on the command line; dockerd pid 4242",
     )
 
 
@@ -542,25 +546,35 @@ def test_daemon_json_named_by_config_file_turns_it_on(tmp_path):
     """The daemon.json ``--config-file`` names is read, and its key turns it on."""
     config = tmp_path / "custom.json"
     config.write_text('{"no-new-privileges": true}')
-    proc = fake_proc(tmp_path, ["dockerd", "--config-file", str(config)])
-    on, source = _daemon_no_new_privileges(str(proc), str(tmp_path / "none.json"))
-    assert (on, source) == (True, f'{config} "no-new-privileges": true')
+    on, source = daemon_default(*fake_host(tmp_path, ["dockerd", "--config-file", str(config)]))
+    assert (on, source) == (True, f'"no-new-privileges": true in {config}; dockerd pid 4242')
 
 
 def test_daemon_flag_false_and_no_file_read_as_off(tmp_path):
-    """``--no-new-privileges=false`` and no daemon.json: off, with both reasons."""
-    proc = fake_proc(tmp_path, ["dockerd", "--no-new-privileges=false"])
-    on, source = _daemon_no_new_privileges(str(proc), str(tmp_path / "none.json"))
+    """``--no-new-privileges=false`` and no daemon.json: off, naming the flag and the pid."""
+    on, source = daemon_default(*fake_host(tmp_path, ["dockerd", "--no-new-privileges=false"]))
+    assert (on, source) == (
+        False,
+        "--no-new-privileges=false on the command line; dockerd pid 4242",
+    )
+
+
+def test_daemon_setting_in_neither_place_is_off(tmp_path):
+    """Neither flag nor daemon.json key: off, and the evidence says both were read."""
+    on, source = daemon_default(*fake_host(tmp_path, ["dockerd"]))
     assert not on
-    assert "dockerd pid 4242 --no-new-privileges=false" in source
-    assert "none.json absent" in source
+    assert source.startswith("no-new-privileges is set neither on the command line nor in")
 
 
 def test_no_dockerd_process_is_read_as_off(tmp_path):
     """Without a readable dockerd, the default is unknown and read as off."""
-    proc = fake_proc(tmp_path, None)
-    on, source = _daemon_no_new_privileges(str(proc), str(tmp_path / "none.json"))
-    assert (on, source.startswith("no readable dockerd process")) == (False, True)
+    on, source = daemon_default(*fake_host(tmp_path, None))
+    assert (on, source.startswith("unknown: no dockerd process in")) == (False, True)
+
+
+def test_a_remote_daemon_default_is_unknown():
+    """A daemon that is not local (no config read) counts as off, saying why."""
+    assert daemon_no_new_privileges(None) == (False, "the engine is not local: unknown")
 
 
 # -- audit_config --------------------------------------------------------------------------
@@ -647,7 +661,7 @@ def test_config_audit_warns_on_weak_settings_with_their_waivers():
 def test_config_record_is_what_the_daemon_would_keep():
     """audit_config's record has CAP_X names, the secure_run labels and inspect-form mounts."""
     cfg = sr.preset("service", "busybox").mount("/srv/data", "/data").build()
-    record_ = _config_inspect(cfg)
+    record_ = config_inspect(cfg)
     assert record_["HostConfig"]["CapAdd"] == ["CAP_NET_BIND_SERVICE"]
     assert record_["HostConfig"]["CapDrop"] == ["ALL"]
     assert record_["Config"]["Labels"]["io.secure-run.preset"] == "service"
@@ -661,7 +675,7 @@ def test_config_record_is_what_the_daemon_would_keep():
 def test_config_record_leaves_environment_values_out():
     """The environment is not copied into the audited record, so no secret reaches a report."""
     cfg = sr.builder("busybox").env(TOKEN="s3cret").build()  # noqa: S106
-    assert "s3cret" not in json.dumps(_config_inspect(cfg))
+    assert "s3cret" not in json.dumps(config_inspect(cfg))
     assert "s3cret" not in audit_config(cfg).to_json()
 
 
@@ -813,6 +827,19 @@ class FakeAPI:
 class FakeClient:
     def __init__(self, records: dict[str, dict[str, Any]]) -> None:
         self.api = FakeAPI(records)
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class LocalClient(FakeClient):
+    """A FakeClient whose engine listens on a unix socket on this host (``socket_path``)."""
+
+    def __init__(self, records: dict[str, dict[str, Any]], socket_path: str) -> None:
+        super().__init__(records)
+        self.api.base_url = "http+docker://localhost"  # type: ignore[misc]
+        self.api.adapters = {"http+docker://": SimpleNamespace(socket_path=socket_path)}
 
 
 def named(base: dict[str, Any], name: str) -> dict[str, Any]:
@@ -896,3 +923,45 @@ def test_audit_all_with_nothing_running_reports_the_engine_only():
     """With no running container, the report holds 5.1 alone, as docker-bench-security's."""
     report = audit_all(FakeClient({}))  # type: ignore[arg-type]
     assert [f.id for f in report.findings] == ["5.1"]
+
+
+# -- the client policy: close what was made, never what was given --------------------------
+
+
+def test_audit_never_closes_a_client_it_was_given():
+    """A client passed in, or the target's own, is left open by audit and audit_all."""
+    given = FakeClient({"web": named(RESTRICTED, "web")})
+    audit("web", client=given)  # type: ignore[arg-type]
+    audit_all(given)  # type: ignore[arg-type]
+    own = FakeClient({"web": named(RESTRICTED, "web")})
+    audit(SimpleNamespace(id="web", client=own))  # type: ignore[arg-type]
+    assert (given.closed, own.closed) == (False, False)
+
+
+@pytest.mark.parametrize("call", [lambda: audit("web"), lambda: audit_all()])
+def test_audit_closes_the_client_it_made(monkeypatch, call):
+    """With no client given, the one connect() makes is closed when the audit ends."""
+    made = FakeClient({"web": named(RESTRICTED, "web")})
+    monkeypatch.setattr("secure_run._engine.client.connect", lambda **_: made)
+    call()
+    assert made.closed
+
+
+# -- the one daemon locator, shared with the doctor -----------------------------------------
+
+
+def test_5_32_knows_the_socket_the_daemon_listens_on(tmp_path):
+    """A mount of the folder holding the client's own socket warns, whatever its name."""
+    proc, etc = fake_host(tmp_path, None)
+    container = named(record(RESTRICTED, Mounts=[mount("/srv/engine", "/e", rw=False)]), "web")
+    client = LocalClient({"web": container}, "/srv/engine/api.sock")
+    report = _audit("web", client, False, proc_root=proc, etc_root=etc)  # type: ignore[arg-type]
+    found = {f.id: f for f in report.findings}
+    assert found["5.32"].status == "warn"
+    assert "/srv/engine -> /e" in found["5.32"].evidence
+
+
+def test_a_mount_without_a_type_counts_as_a_bind_mount():
+    """A mount record with no Type is read as a bind mount, the cautious reading (5.32)."""
+    untyped = {"Source": "/run", "Destination": "/host-run", "RW": False}
+    assert judged(record(RESTRICTED, Mounts=[untyped]))["5.32"].status == "warn"

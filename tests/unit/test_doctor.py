@@ -28,6 +28,7 @@ import docker.errors
 import pytest
 import requests
 
+from secure_run._audit.audit import _audit
 from secure_run._audit.doctor import (
     ENGINE_LINES,
     ENGINE_LINES_REVIEWED,
@@ -863,6 +864,12 @@ class FakeAPI:
             raise self.list_error
         return [{"Id": c["Id"]} for c in self.running]
 
+    def info(self) -> dict[str, Any]:
+        return copy.deepcopy(INFO)  # the audit reads info through the low-level API
+
+    def networks(self) -> list[dict[str, Any]]:
+        return [copy.deepcopy(BRIDGE)]
+
     def inspect_container(self, container_id: str) -> dict[str, Any]:
         if container_id in self.inspect_errors:
             raise self.inspect_errors[container_id]
@@ -874,6 +881,10 @@ class FakeClient:
 
     def __init__(self, base_url: str, containers: list[dict[str, Any]] | None = None) -> None:
         self.api = FakeAPI(base_url, containers or [])
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
 
     def version(self, api_version: bool = True) -> dict[str, Any]:
         return copy.deepcopy(VERSION)
@@ -914,3 +925,67 @@ def test_doctor_translates_sdk_errors(
     with pytest.raises(expected) as excinfo:
         doctor(client, proc_root=str(host.proc), etc_root=str(host.etc))  # type: ignore[arg-type]
     assert excinfo.value.__cause__ is error
+
+
+# -- the client policy ------------------------------------------------------------------
+
+
+def test_doctor_never_closes_a_client_it_was_given(host: SimpleNamespace):
+    """A client passed to doctor() is still open afterwards: it is the caller's."""
+    client = FakeClient("https://engine.example:2376")
+    doctor(client, proc_root=str(host.proc), etc_root=str(host.etc))  # type: ignore[arg-type]
+    assert not client.closed
+
+
+def test_doctor_closes_the_client_it_made(host: SimpleNamespace, monkeypatch):
+    """With no client given, the one connect() makes is closed before doctor() returns."""
+    made = FakeClient("https://engine.example:2376")
+    monkeypatch.setattr("secure_run._engine.client.connect", lambda **_: made)
+    doctor(proc_root=str(host.proc), etc_root=str(host.etc))
+    assert made.closed
+
+
+# -- one daemon locator for the doctor and the audit --------------------------------------
+
+
+def local_client(socket_path: str, containers: list[dict[str, Any]]) -> FakeClient:
+    """A FakeClient whose engine listens on the unix socket ``socket_path``."""
+    client = FakeClient("http+docker://localhost", containers)
+    client.api.adapters = {"http+docker://": SimpleNamespace(socket_path=socket_path)}
+    return client
+
+
+def test_audit_and_doctor_read_the_daemon_serving_the_clients_socket(host: SimpleNamespace):
+    """Two dockerds: audit and doctor both read the one on the client's socket, not the newest."""
+    ours = str(host.tmp / "ours.sock")
+    make_proc(host.proc, 812, ["dockerd", "-H", f"unix://{ours}"])
+    make_proc(host.proc, 900, ["dockerd", "--no-new-privileges", "-H", "unix:///run/other.sock"])
+    for pid, started in ((812, 100), (900, 999)):  # 900 is the newer process
+        fields = " ".join(["S", *["0"] * 18, str(started), "0"])
+        (host.proc / str(pid) / "stat").write_text(f"{pid} (dockerd) {fields}\n")
+    client = local_client(ours, [SOCKET_MOUNTED])
+    roots = {"proc_root": str(host.proc), "etc_root": str(host.etc)}
+    doctored = {f.id: f for f in doctor(client, **roots).findings}  # type: ignore[arg-type]
+    audited = {f.id: f for f in _audit(SOCKET_MOUNTED["Id"], client, False, **roots).findings}  # type: ignore[arg-type]
+    assert doctored["2.14-no-new-privileges"].status == "warn"
+    assert "/proc/812/cmdline" in doctored["2.14-no-new-privileges"].evidence
+    assert audited["5.26"].status == "warn"
+    assert "dockerd pid 812" in audited["5.26"].evidence
+    assert not client.closed
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "/run/containerd/containerd.sock",
+        "/var/run/containerd/containerd.sock",
+        "/run/podman/podman.sock",
+        "/run/containerd",
+        "/var/run/podman",
+    ],
+)
+def test_containerd_and_podman_socket_mounts_warn(source: str):
+    """A mount of containerd's or podman's socket (or its folder) is an engine socket too."""
+    container = running()
+    container["Mounts"] = [{"Type": "bind", "Source": source, "Destination": "/s", "RW": False}]
+    assert check(observed(containers=(container,)), "socket-mounted-containers").status == "warn"
