@@ -16,7 +16,7 @@ import sys
 import docker
 
 import secure_run as sr
-from secure_run._engine.launch import MANAGED_LABEL
+from secure_run._engine.labels import MANAGED_LABEL
 from secure_run.testing import build_test_image
 
 

@@ -18,7 +18,8 @@ from typing import Any, Callable
 import pytest
 
 from ._config.run_config import RunConfig
-from ._engine.launch import SecureContainer, launch
+from ._engine.container import SecureContainer
+from ._engine.launch import launch
 
 __all__ = ["secure_launch"]
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Mapping
 
 import attrs
 import docker
-import docker.errors
 
-from .client import connect
+from .client import session
 from .errors import translated
-from .launch import CREATED_LABEL, MANAGED_LABEL, OWNER_LABEL, _remove, owner_id
+from .labels import CREATED_LABEL, MANAGED_LABEL, OWNER_LABEL, owner_id
+from .live import remove
 
-__all__ = ["Reaped", "cleanup"]
+__all__ = ["Reaped", "cleanup", "why_reaped"]
 
 
 @attrs.frozen
@@ -54,6 +55,19 @@ def _owner_gone(owner: str) -> str | None:
     return None
 
 
+def why_reaped(labels: Mapping[str, str], now: float, older_than: float | None) -> str | None:
+    """Why a managed container with these labels is reaped, or None if it is kept."""
+    reason = _owner_gone(labels.get(OWNER_LABEL, ""))
+    if reason is None and older_than is not None:
+        try:
+            age = now - float(labels.get(CREATED_LABEL, "inf"))
+        except ValueError:
+            age = 0.0
+        if age > older_than:
+            reason = f"created {age:.0f} s ago, older than {older_than:g} s"
+    return reason
+
+
 def cleanup(
     client: docker.DockerClient | None = None, *, older_than: float | None = None
 ) -> list[Reaped]:
@@ -69,26 +83,17 @@ def cleanup(
 
     .. versionadded:: 0.1
     """
-    client = connect(client)
-    with translated("list containers", client=client):
-        found = client.api.containers(all=True, filters={"label": f"{MANAGED_LABEL}=1"})
     reaped = []
-    now = time.time()
-    for entry in found:
-        labels = entry.get("Labels") or {}
-        owner = labels.get(OWNER_LABEL, "")
-        reason = _owner_gone(owner)
-        if reason is None and older_than is not None:
-            try:
-                age = now - float(labels.get(CREATED_LABEL, "inf"))
-            except ValueError:
-                age = 0.0
-            if age > older_than:
-                reason = f"created {age:.0f} s ago, older than {older_than:g} s"
-        if reason is None:
-            continue
-        if not _remove(client, entry["Id"]):
-            continue
-        names = entry.get("Names") or ["?"]
-        reaped.append(Reaped(entry["Id"], names[0].lstrip("/"), owner, reason))
+    with session(client) as engine:
+        with translated("list containers", client=engine):
+            found = engine.api.containers(all=True, filters={"label": f"{MANAGED_LABEL}=1"})
+        now = time.time()
+        for entry in found:
+            labels = entry.get("Labels") or {}
+            reason = why_reaped(labels, now, older_than)
+            if reason is None or not remove(engine, entry["Id"]):
+                continue
+            names = entry.get("Names") or ["?"]
+            owner = labels.get(OWNER_LABEL, "")
+            reaped.append(Reaped(entry["Id"], names[0].lstrip("/"), owner, reason))
     return reaped

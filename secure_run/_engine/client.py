@@ -17,7 +17,7 @@ import docker.utils
 
 from .errors import DEFAULT_ADDRESS, DEFAULT_API_TIMEOUT, base_url, translate
 
-__all__ = ["connect", "is_local", "session"]
+__all__ = ["connect", "is_local", "low_level", "session"]
 
 
 @contextlib.contextmanager
@@ -38,6 +38,11 @@ def session(
         yield made
     finally:
         made.close()
+
+
+def low_level(client: docker.DockerClient) -> Any:
+    """The low-level API, untyped: its stubs lack calls and take ints for float timeouts."""
+    return client.api
 
 
 def is_local(client: docker.DockerClient) -> bool:

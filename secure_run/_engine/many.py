@@ -6,9 +6,9 @@ input order: its :class:`~secure_run.RunResult`, or the error that ended it, so 
 failure never loses the others' results.
 
 On ``KeyboardInterrupt`` (or SIGTERM, turned into ``SystemExit`` while the batch
-runs in the main thread) the configs not yet started are dropped, the containers
-already running are killed, every container is removed, and the interrupt is
-raised again once the workers have finished.
+runs, by the engine's one signal policy in :mod:`.signals`) the configs not yet
+started are dropped, the containers already running are killed, every container
+is removed, and the interrupt is raised again once the workers have finished.
 
 The client is shared: docker-py sends each call through requests and urllib3's
 connection pool, which is safe for concurrent requests, and the run path never
@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import signal
 import threading
-from collections.abc import Iterable, Iterator
-from types import FrameType
+from collections.abc import Iterable
 from typing import Any, cast
 
 import attrs
@@ -34,14 +32,9 @@ import requests
 from .._config.run_config import RunConfig
 from .._errors import ConfigError, Problem, show
 from .client import connect
-from .launch import (
-    _PULL_POLICIES,
-    PullPolicy,
-    RunResult,
-    _prepare,
-    _run_prepared,
-    _RunOptions,
-)
+from .create import PULL_POLICIES, PullPolicy, prepare
+from .run import RunOptions, RunResult, run_prepared
+from .signals import SIGTERM_AS_EXIT
 
 __all__ = ["RunOutcome", "run_many"]
 
@@ -95,7 +88,7 @@ class _Cancelled(Exception):
 class _Batch:
     """The running containers of one batch, so an interrupt can kill them."""
 
-    def __init__(self, client: docker.DockerClient, options: _RunOptions, pull: str) -> None:
+    def __init__(self, client: docker.DockerClient, options: RunOptions, pull: str) -> None:
         self.client = client
         self.options = options
         self.pull = pull
@@ -108,11 +101,11 @@ class _Batch:
         try:
             if self._cancelled:
                 raise _Cancelled
-            client = _prepare(cfg, self.client, self.pull)
+            prepare(cfg, self.client, self.pull)
             ids: list[str] = []
             try:
-                result = _run_prepared(
-                    client, cfg, self.options, on_created=lambda cid: self._track(cid, ids)
+                result = run_prepared(
+                    self.client, cfg, self.options, on_created=lambda cid: self._track(cid, ids)
                 )
             finally:
                 with self._lock:
@@ -159,41 +152,15 @@ def _check(items: list[Any], workers: object, timeout: object, max_output: objec
     if isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 0:
         problems.append(Problem("max_output", show(max_output), "not a byte count",
                                 "give e.g. 1_000_000"))  # fmt: skip
-    if pull not in _PULL_POLICIES:
+    if pull not in PULL_POLICIES:
         problems.append(Problem("pull", show(pull), "unknown pull policy",
-                                f"use one of {_PULL_POLICIES}"))  # fmt: skip
+                                f"use one of {PULL_POLICIES}"))  # fmt: skip
     for index, item in enumerate(items):
         if not isinstance(item, RunConfig):
             problems.append(Problem(f"configs[{index}]", type(item).__name__, "not a RunConfig",
                                     "build each first: sr.builder(image)...build()"))  # fmt: skip
     if problems:
         raise ConfigError(problems)
-
-
-@contextlib.contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """In the main thread, turn a default SIGTERM into ``SystemExit`` for the block.
-
-    The worker threads cannot install secure_run's own SIGTERM handling (Python runs
-    signal handlers in the main thread only); without this, SIGTERM would end the
-    process with every running container left behind.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is not signal.SIG_DFL:
-        yield  # the program handles SIGTERM itself (or ignores it); keep its choice
-        return
-
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def run_many(
@@ -257,15 +224,22 @@ def run_many(
     pool_size = max(workers, docker.constants.DEFAULT_MAX_POOL_SIZE)
     batch = _Batch(
         connect(client, max_pool_size=pool_size),
-        _RunOptions(timeout, None, max_output, strict, verify, None),
+        RunOptions(timeout, None, max_output, strict, verify, None),
         pull,
     )
+    return _run_batch(batch, items, workers, owns_client=client is None)
+
+
+def _run_batch(
+    batch: _Batch, items: list[RunConfig], workers: int, *, owns_client: bool
+) -> list[RunOutcome]:
+    """Run the batch in a pool; a client made for it is closed once no worker uses it."""
     pool = concurrent.futures.ThreadPoolExecutor(
         max_workers=min(workers, len(items)), thread_name_prefix="secure-run-many"
     )
     futures: list[concurrent.futures.Future[RunOutcome]] = []
     try:
-        with _sigterm_as_exit():
+        with SIGTERM_AS_EXIT.active():
             futures += [pool.submit(batch.run_one, cfg) for cfg in items]
             try:
                 _wait(futures)
@@ -274,8 +248,8 @@ def run_many(
                 raise
     finally:
         pool.shutdown(wait=False)
-        if client is None and all(future.done() for future in futures):
-            batch.client.close()  # made here, and no worker uses it any more
+        if owns_client and all(future.done() for future in futures):
+            batch.client.close()  # made for the batch, and no worker uses it any more
     return [future.result() for future in futures]
 
 

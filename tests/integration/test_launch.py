@@ -17,7 +17,8 @@ import docker.errors
 import pytest
 
 import secure_run as sr
-from secure_run._engine.launch import MANAGED_LABEL, OWNER_LABEL, _verify_started
+from secure_run._engine.container import verify_started as _verify_started
+from secure_run._engine.labels import MANAGED_LABEL, OWNER_LABEL
 from secure_run.testing import TEST_LABELS
 
 
@@ -235,7 +236,7 @@ def test_failure_at_verify_leaves_nothing(
     def refuse(*args: object, **kwargs: object) -> None:
         raise sr.HardeningNotApplied("forced for the test", report=None)
 
-    monkeypatch.setattr("secure_run._engine.launch.verify", refuse)
+    monkeypatch.setattr("secure_run._engine.container.verify", refuse)
     before = set(_managed(docker_client))
     with pytest.raises(sr.HardeningNotApplied):
         sr.launch(box.command(["sleep", "30"]).build(), client=docker_client)

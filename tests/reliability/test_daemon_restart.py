@@ -64,7 +64,7 @@ import docker.errors
 import pytest
 
 import secure_run as sr
-from secure_run._engine.launch import MANAGED_LABEL
+from secure_run._engine.labels import MANAGED_LABEL
 from secure_run.testing import TEST_LABELS
 
 _DEAD_PROXY = "http://127.0.0.1:9"

@@ -96,7 +96,7 @@ import docker.errors
 import pytest
 
 import secure_run as sr
-from secure_run._engine.launch import OWNER_LABEL
+from secure_run._engine.labels import OWNER_LABEL
 from secure_run.testing import TEST_LABELS
 
 RUN_LABEL = "secure-run.fault-run"

@@ -1,0 +1,327 @@
+"""run(): one container from create to removal, and what it did.
+
+The route of one ``run(cfg)``; each step is one call in :func:`run` or :func:`run_prepared`:
+
+1. prepare: check the arguments, take or make a client, refuse what the engine cannot honour.
+2. create: one create request with secure_run's labels, signals held, the id tracked at once.
+3. start/attach: verify the daemon's record, attach to the output, start, send stdin.
+4. wait/kill: wait for the exit; at the deadline, kill and wait for it to die.
+5. collect: the output (kept apart, capped a stream) and the exit state become a RunResult.
+6. remove: the container is removed on every path; a client made in step 1 is closed.
+
+Where each step lives: 1 ``RunOptions.checked``, ``client.session``, ``create.prepare``
+(facts, image under the pull policy); 2 ``create.create`` (``labels``, ``signals``,
+``live``); 3 ``_proof.verify``, :func:`_attached`, :func:`_start` (the kernel's state
+too with ``verify=True``); 4 :func:`_wait_or_kill` with ``container.wait_for_exit``;
+5 ``_Ended.result``; 6 ``live.release``, ``client.session``. Every engine call runs
+inside ``errors.translated``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import attrs
+import docker
+from docker.utils import socket as _sdk_socket
+
+from .._config.run_config import RunConfig
+from .._errors import ConfigError, RunTimeout
+from .._proof.verify import verify
+from .client import session
+from .container import SecureContainer, kill, verify_started, wait_for_exit
+from .create import PullPolicy, check_pull, create, prepare
+from .errors import translated
+from .live import release
+
+__all__ = ["OutputCallback", "RunOptions", "RunResult", "Streams", "run", "run_prepared"]
+
+#: Seconds to wait for a killed container to be seen dead.
+_KILL_CONFIRM_S = 10.0
+
+# docker-py's attach-stream demultiplexer; it is not in the type stubs.
+_frames_iter: Callable[[Any, bool], Iterator[tuple[int, bytes]]] = getattr(  # noqa: B009
+    _sdk_socket, "frames_iter"
+)
+
+
+@attrs.frozen
+class Streams:
+    """A flag for each output stream, e.g. which ones were truncated.
+
+    .. versionadded:: 0.1
+    """
+
+    stdout: bool = False
+    stderr: bool = False
+
+    def __bool__(self) -> bool:
+        return self.stdout or self.stderr
+
+
+def _shown(data: bytes) -> str:
+    return f"<{len(data)} bytes>"
+
+
+@attrs.frozen
+class RunResult:
+    """What :func:`run` saw of one container, which is gone by the time this is returned.
+
+    Attributes:
+        exit_code: The container's exit status (137 after a kill).
+        stdout: Standard output, at most ``max_output`` bytes.
+        stderr: Standard error, at most ``max_output`` bytes.
+        timed_out: The timeout passed and secure_run killed the container.
+        oom_killed: The kernel's OOM killer ended a process (``State.OOMKilled``).
+        duration_s: Wall-clock seconds from start to exit.
+        truncated: Which streams went over ``max_output``.
+        container_id: The removed container's id.
+        kill_latency_s: After a timeout, seconds from the deadline until the
+            container was seen dead.
+
+    .. versionadded:: 0.1
+    """
+
+    exit_code: int
+    stdout: bytes = attrs.field(repr=_shown)
+    stderr: bytes = attrs.field(repr=_shown)
+    timed_out: bool
+    oom_killed: bool
+    duration_s: float
+    truncated: Streams
+    container_id: str
+    kill_latency_s: float | None = None
+
+
+#: Called with ``"stdout"`` or ``"stderr"`` and each chunk of output as it arrives.
+OutputCallback = Callable[[str, bytes], None]
+
+
+@attrs.frozen
+class RunOptions:
+    """How to run each container: the arguments of :func:`run` past the config and client."""
+
+    timeout: float | None
+    stdin: bytes | None
+    max_output: int
+    strict: bool
+    verify: bool
+    on_output: OutputCallback | None
+
+    @classmethod
+    def checked(
+        cls,
+        timeout: float | None,
+        stdin: bytes | None,
+        max_output: int,
+        strict: bool,
+        verify: bool,
+        on_output: OutputCallback | None,
+    ) -> RunOptions:
+        """The options, once each is known to be sound (before the engine is contacted)."""
+        if isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 0:
+            raise ConfigError.single(
+                "max_output", max_output, "not a byte count", "give e.g. 1_000_000"
+            )
+        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+            raise ConfigError.single("timeout", timeout, "not a positive number of seconds",
+                                     "give e.g. 10, or None to wait for ever")  # fmt: skip
+        if stdin is not None and not isinstance(stdin, bytes):
+            raise ConfigError.single("stdin", type(stdin).__name__, "not bytes", "encode it first")
+        return cls(timeout, stdin, max_output, strict, verify, on_output)
+
+
+def run(
+    cfg: RunConfig,
+    *,
+    timeout: float | None = None,
+    stdin: bytes | None = None,
+    max_output: int = 1_000_000,
+    client: docker.DockerClient | None = None,
+    strict: bool = True,
+    pull: PullPolicy = "never",
+    verify: bool = False,
+    on_output: OutputCallback | None = None,
+) -> RunResult:
+    """Run a container to completion and return what it did; the container is removed.
+
+    The timeout is a wall-clock kill of the container, not an HTTP timeout.
+    The daemon's record of the container is verified before it starts; with
+    ``verify=True`` the kernel's state is verified too, once it runs.
+    ``on_output`` is called with each chunk as it arrives (``max_output`` caps
+    only what is kept in the result).
+    Standard output and error are kept apart and capped at ``max_output`` bytes
+    each. ``stdin`` is written to the process (this works with a read-only root).
+
+    Raises:
+        DaemonUnavailable: As for :func:`launch`.
+        ImageNotFound: As for :func:`launch`.
+        UnsupportedFeature: As for :func:`launch`.
+        LaunchError: As for :func:`launch`.
+        HardeningNotApplied: As for :func:`launch`. A timeout is not an error: see
+            ``RunResult.timed_out``.
+
+    .. versionadded:: 0.1
+    """
+    options = RunOptions.checked(timeout, stdin, max_output, strict, verify, on_output)
+    check_pull(pull)
+    with session(client) as engine:
+        prepare(cfg, engine, pull)
+        return run_prepared(engine, cfg, options)
+
+
+def run_prepared(
+    client: docker.DockerClient,
+    cfg: RunConfig,
+    options: RunOptions,
+    *,
+    on_created: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Create, run and remove one container; ``on_created`` sees its id before the start.
+
+    Shared by :func:`run` and :func:`~secure_run.run_many`, which tracks the ids so an
+    interrupt can kill what runs. The container is removed on every path.
+    """
+    container_id = create(client, cfg, strict=options.strict, stdin=options.stdin is not None)
+    try:
+        if on_created is not None:
+            on_created(container_id)
+        verify(container_id, cfg, client=client, strict=options.strict, kernel=False)
+        with _attached(client, container_id, options) as output:
+            started = _start(client, cfg, container_id, options, output.sock)
+            ended = _wait_or_kill(client, container_id, started, options.timeout)
+            output.join(5.0)
+        return ended.result(container_id, output)
+    finally:
+        release(client, container_id)
+
+
+class _Collector:
+    """Reads the attached stream in a thread, keeping at most ``limit`` bytes a stream."""
+
+    def __init__(self, sock: Any, limit: int, on_output: OutputCallback | None) -> None:
+        self.sock = sock
+        self._limit = limit
+        self._on_output = on_output
+        self.data = {1: bytearray(), 2: bytearray()}
+        self.truncated = {1: False, 2: False}
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._read, daemon=True, name="secure-run-output")
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for stream, chunk in _frames_iter(self.sock, False):
+                buffer = self.data.get(stream)
+                if buffer is None:
+                    continue
+                if self._on_output is not None:
+                    self._on_output("stdout" if stream == 1 else "stderr", chunk)
+                room = self._limit - len(buffer)
+                if len(chunk) > room:
+                    self.truncated[stream] = True
+                buffer += chunk[: max(room, 0)]  # keep draining, so the process never blocks
+        except (OSError, ValueError) as exc:
+            self.error = exc
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
+@contextlib.contextmanager
+def _attached(
+    client: docker.DockerClient, container_id: str, options: RunOptions
+) -> Iterator[_Collector]:
+    """The output, collected from before the start; the stream is closed after the block."""
+    params = {"stdout": 1, "stderr": 1, "stream": 1, "stdin": int(options.stdin is not None)}
+    with translated("attach to container", client=client):
+        sock = client.api.attach_socket(container_id, params=params)
+    try:
+        yield _Collector(sock, options.max_output, options.on_output)
+    finally:
+        _close_attach(sock)
+
+
+def _raw(sock: Any) -> socket.socket:
+    raw: socket.socket = getattr(sock, "_sock", sock)
+    return raw
+
+
+def _close_attach(sock: Any) -> None:
+    """Close the attach stream: the file wrapper first, then the socket under it."""
+    raw = _raw(sock)
+    with contextlib.suppress(OSError):
+        if sock is not raw:
+            sock.close()
+        raw.close()
+
+
+def _start(
+    client: docker.DockerClient, cfg: RunConfig, container_id: str, options: RunOptions, sock: Any
+) -> float:
+    """Start the container, verify its kernel state if asked, send stdin; the start time."""
+    with translated("start container", client=client):
+        client.api.start(container_id)
+    started = time.monotonic()
+    if options.verify:
+        verify_started(SecureContainer(container_id, cfg, client), options.strict)
+    if options.stdin is not None:
+        _send_stdin(sock, options.stdin)
+    return started
+
+
+def _send_stdin(sock: Any, data: bytes) -> None:
+    raw = _raw(sock)
+    try:
+        raw.sendall(data)
+    except BrokenPipeError:
+        pass  # the process exited without reading all of it
+    finally:
+        with contextlib.suppress(OSError):
+            raw.shutdown(socket.SHUT_WR)
+
+
+@attrs.frozen
+class _Ended:
+    """How the container ended: its engine state, run time and, after a kill, the latency."""
+
+    state: dict[str, Any]
+    duration_s: float
+    kill_latency_s: float | None
+
+    def result(self, container_id: str, output: _Collector) -> RunResult:
+        return RunResult(
+            exit_code=int(self.state["ExitCode"]),
+            stdout=bytes(output.data[1]),
+            stderr=bytes(output.data[2]),
+            timed_out=self.kill_latency_s is not None,
+            oom_killed=bool(self.state.get("OOMKilled")),
+            duration_s=self.duration_s,
+            truncated=Streams(stdout=output.truncated[1], stderr=output.truncated[2]),
+            container_id=container_id,
+            kill_latency_s=self.kill_latency_s,
+        )
+
+
+def _wait_or_kill(
+    client: docker.DockerClient, container_id: str, started: float, timeout: float | None
+) -> _Ended:
+    """Wait for the exit; at the deadline, kill the container and wait for it to die."""
+    deadline = None if timeout is None else started + timeout
+    with translated("wait for container", client=client):
+        code = wait_for_exit(client, container_id, deadline)
+        kill_latency = None
+        if code is None:
+            kill(client, container_id)
+            code = wait_for_exit(client, container_id, time.monotonic() + _KILL_CONFIRM_S)
+            kill_latency = time.monotonic() - (deadline or started)
+        if code is None:
+            raise RunTimeout(f"container {container_id[:12]} did not die after SIGKILL")
+        duration = time.monotonic() - started
+        state = client.api.inspect_container(container_id)["State"]
+    return _Ended(state, duration, kill_latency)
