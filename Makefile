@@ -51,7 +51,8 @@ docs-build: docs-deps
 	@echo "built $(DOCS_SITE)/index.html"
 
 # Every benchmark against the alternatives; writes benchmarks/results/results.json and
-# docs/performance.md (BENCH_QUICK=1: a smoke run that leaves the page alone).
+# docs/performance.md (BENCH_QUICK=1: a smoke run that leaves the page alone). Fails when a
+# start-up figure is more than 20% above benchmarks/results/startup_baseline.json.
 .PHONY: bench
 bench: bootstrap
 	@$(PYTHON) -c "import python_on_whales, testcontainers" 2>/dev/null \

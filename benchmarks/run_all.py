@@ -9,8 +9,10 @@ benchmarks/render.py --check``) and ``docs/performance.md``.
     python3 benchmarks/run_all.py --only e2e config --note "..."
 
 ``BENCH_QUICK=1`` writes to ``benchmarks/results/quick.json`` and leaves the page
-alone unless ``--write-doc`` is given. Nothing is pulled; every container runs with
-network none, carries the test labels and is removed, also on Ctrl-C.
+alone unless ``--write-doc`` is given. The run exits 1 when a start-up figure is more
+than 20% above ``benchmarks/results/startup_baseline.json`` (``startup.py``).
+Nothing is pulled; every container runs with network none, carries the test labels
+and is removed, also on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ import docker
 import e2e
 import import_time
 import render
+import startup
 import verify_cost
 
-SECTIONS = ("e2e", "config", "verify", "concurrency", "audit", "import")
+SECTIONS = ("e2e", "config", "verify", "concurrency", "audit", "import", "startup")
 
 
 def run_audit(client: docker.DockerClient, image: str) -> dict[str, Any]:
@@ -86,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "audit": lambda: run_audit(client, image),
             "import": lambda: import_time.measure(5 if common.QUICK else 30),
+            "startup": lambda: startup.measure(5 if common.QUICK else 20),
         }
         for name in SECTIONS:
             if name not in wanted:
@@ -119,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     if not common.QUICK or args.write_doc:
         common.DOC.write_text(render.render(results), encoding="utf-8")
         print(f"wrote {common.DOC.relative_to(common.ROOT)}")
+    if "startup" in wanted and "error" not in results.get("startup", {}):
+        print("\n".join(startup.report(results["startup"])))
+        return startup.fail_loudly(results["startup"])  # a start-up regression fails the run
     return 0
 
 

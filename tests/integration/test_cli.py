@@ -50,10 +50,26 @@ def test_run_timeout_kills(test_image: str) -> None:
     assert "timeout" in done.stderr
 
 
+#: Prints the kernel's view of the process: /proc/self/status lines, then the memory limit.
+_KERNEL_STATE = (
+    "grep -E '^(Uid|CapEff|NoNewPrivs|Seccomp):' /proc/self/status; "
+    "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
+)
+
+
 def test_run_verify(test_image: str) -> None:
-    """run --verify checks the kernel's state and still runs the command."""
-    done = cli("run", "--verify", "--label", LABEL, test_image, "--", "sleep", "1")
+    """run --verify passes its kernel checks (exit 0, not 1) and the command then runs in that
+    state: uid 65534, no effective capability, no-new-privileges, a seccomp filter, 64 MiB."""
+    done = cli("run", "--verify", "--memory", "64m", "--label", LABEL, test_image,
+               "--", "sh", "-c", _KERNEL_STATE)  # fmt: skip
     assert done.returncode == 0, done.stderr
+    *status_lines, memory = done.stdout.splitlines()
+    status = {k: v.split() for k, v in (line.split(":", 1) for line in status_lines)}
+    assert status["Uid"] == ["65534"] * 4
+    assert int(status["CapEff"][0], 16) == 0
+    assert status["NoNewPrivs"] == ["1"]
+    assert status["Seccomp"] == ["2"]  # 2: a filter is loaded
+    assert int(memory) == 64 * 1024 * 1024
 
 
 @pytest.mark.parametrize(

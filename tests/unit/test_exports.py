@@ -21,13 +21,17 @@ def _isort_key(name: str) -> tuple[int, str]:
 
 
 def _public_names() -> set[str]:
-    """Names defined in the package namespace that are public API (not submodules)."""
+    """Names the package offers that are public API (not submodules).
+
+    Read through ``dir()`` and ``getattr``, not ``vars()``: the names are loaded on
+    first use (PEP 562), so ``vars()`` holds only those used so far.
+    """
     return {
         name
-        for name, value in vars(secure_run).items()
+        for name in dir(secure_run)
         if not name.startswith("_")
-        and not isinstance(value, types.ModuleType)
-        and not isinstance(value, __future__._Feature)
+        and not isinstance(getattr(secure_run, name), types.ModuleType)
+        and not isinstance(getattr(secure_run, name), __future__._Feature)
     }
 
 
