@@ -11,9 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import docker.types
-from docker.models import containers as _sdk_containers
-
 from .._config.values import LABEL_PREFIX, Device, PortBinding
 from .._errors import ConfigError
 
@@ -86,13 +83,6 @@ def nano_cpus(cpus: float) -> int:
     return round(cpus * 1_000_000_000)
 
 
-# docker-py's own split of containers.run() kwargs into create + HostConfig arguments;
-# it is not in the type stubs.
-_create_container_args: Callable[[dict[str, Any]], dict[str, Any]] = getattr(  # noqa: B009
-    _sdk_containers, "_create_container_args"
-)
-
-
 def create_args(kwargs: dict[str, Any]) -> dict[str, Any]:
     """docker-py's split of ``containers.run()`` kwargs into ``create_container`` arguments.
 
@@ -101,7 +91,15 @@ def create_args(kwargs: dict[str, Any]) -> dict[str, Any]:
     ``host_config`` built. Launch creates containers with it and the config audit
     builds the inspect record the engine would keep.
     """
-    return _create_container_args(kwargs)
+    # docker-py's own split of containers.run() kwargs into create + HostConfig
+    # arguments; not in the type stubs. docker-py is loaded here, not at import, so
+    # building and exporting configs (and `secure-run presets`) never pays for it.
+    from docker.models import containers as sdk_containers
+
+    split: Callable[[dict[str, Any]], dict[str, Any]] = getattr(  # noqa: B009
+        sdk_containers, "_create_container_args"
+    )
+    return split(kwargs)
 
 
 def _refuse_stop_timeout(cfg: RunConfig) -> None:
@@ -187,6 +185,7 @@ def _add_plain(kw: dict[str, Any], cfg: RunConfig) -> None:
 
 def _add_structured(kw: dict[str, Any], cfg: RunConfig) -> None:
     """The settings docker-py takes as its own types or as nested mappings."""
+    import docker.types  # loaded on first use: configs are built without docker-py
     if cfg.ulimits:
         kw["ulimits"] = [docker.types.Ulimit(name=u.name, soft=u.soft, hard=u.hard)
                          for u in cfg.ulimits]  # fmt: skip
