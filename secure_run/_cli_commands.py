@@ -17,6 +17,7 @@ from ._config.builder import RunBuilder
 from ._config.presets import PRESETS, preset, presets
 from ._config.run_config import RunConfig
 from ._errors import ConfigError
+from ._report import table as report_table
 
 __all__ = ["COMMANDS", "builder_from", "table"]
 
@@ -124,11 +125,9 @@ def _config(args: argparse.Namespace) -> RunConfig:
 
 
 def table(rows: Sequence[Sequence[str]], header: Sequence[str], out: TextIO) -> None:
-    """Print ``rows`` under ``header`` in left-aligned columns."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, ["-" * w for w in widths], *rows]:
-        cells = [str(c).ljust(w) for c, w in zip(row, widths)]
-        print("  ".join(cells).rstrip(), file=out)
+    """Print ``rows`` under ``header``, drawn as every report is (:func:`_report.table`)."""
+    for line in report_table(header, rows):
+        print(line, file=out)
 
 
 # -- the commands --------------------------------------------------------------------

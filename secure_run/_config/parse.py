@@ -6,6 +6,7 @@ nothing else, whatever it is given.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -32,16 +33,28 @@ def parse_memory(value: object, *, field: str = "memory") -> int:
         if value < 0:
             raise ConfigError.single(field, value, "a size cannot be negative", _MEMORY_FIX)
         return value
-    match = _MEMORY.fullmatch(value.strip())
+    size, wrong = _size_of_text(value)
+    if wrong:
+        raise ConfigError.single(field, value, wrong, _MEMORY_FIX)
+    return size
+
+
+@functools.lru_cache(maxsize=256)
+def _size_of_text(text: str) -> tuple[int, str]:
+    """Bytes of a size written as text, or ``(0, what is wrong)``.
+
+    Cached: a program states the same few sizes ("256m") again and again, and the
+    result depends on the text alone.
+    """
+    match = _MEMORY.fullmatch(text.strip())
     if not match:
-        raise ConfigError.single(field, value, "not a size", _MEMORY_FIX)
+        return 0, "not a size"
     number, unit = match["num"], match["unit"].lower()
     if len(number) > 30:
-        raise ConfigError.single(field, value, "too large", _MEMORY_FIX)
-    size = int(float(number) * _UNITS[unit])  # as docker.utils.parse_bytes computes it
+        return 0, "too large"
     if not unit and "." in number:
-        raise ConfigError.single(field, value, "bytes must be whole", _MEMORY_FIX)
-    return size
+        return 0, "bytes must be whole"
+    return int(float(number) * _UNITS[unit]), ""  # as docker.utils.parse_bytes computes it
 
 
 def parse_cpus(value: object, *, field: str = "cpus") -> float:
@@ -126,9 +139,15 @@ def parse_image(value: object, *, field: str = "image") -> str:
     fix = 'give a reference such as "busybox", "busybox:1.36" or "repo/app@sha256:<digest>"'
     if not isinstance(value, str) or not value.strip():
         raise ConfigError.single(field, value, "an image reference is required", fix)
-    if len(value) > 4096 or not _IMAGE.fullmatch(value):
+    if len(value) > 4096 or not _valid_reference(value):
         raise ConfigError.single(field, value, "not a valid image reference", fix)
     return value
+
+
+@functools.lru_cache(maxsize=256)
+def _valid_reference(text: str) -> bool:
+    """Whether ``text`` is an image reference (cached: a program names few images)."""
+    return _IMAGE.fullmatch(text) is not None
 
 
 _DURATION = re.compile(r"(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>ns|us|ms|s|m|h)?")

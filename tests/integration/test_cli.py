@@ -141,7 +141,7 @@ def test_probe_vs_default(test_image: str, internal_network: str) -> None:
     done = cli("probe", "--label", LABEL, test_image, "--vs-default",
                "--default-network", internal_network)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    lines = {line.split("  ")[0]: line for line in done.stdout.splitlines()}
+    lines = {line.split("|")[0].strip(): line for line in done.stdout.splitlines()}
     assert "uid=65534" in lines["user"]
     assert "uid=0" in lines["user"]
     assert "read-only" in lines["root filesystem"]

@@ -485,3 +485,22 @@ def test_parse_duration_units_round_trip(n, unit):
     """``n`` followed by a unit is exactly ``n`` times that unit in nanoseconds."""
     suffix, scale = unit
     assert parse_duration_ns(f"{n}{suffix}", field="d") == n * scale
+
+
+@pytest.mark.parametrize("text", ["12.5", "lots", "1" * 31 + "m"])
+def test_a_refused_size_is_refused_again_from_the_cache(text):
+    """The size cache keeps verdicts too: the same bad text fails the same way twice."""
+    messages = []
+    for _ in range(2):
+        with pytest.raises(sr.ConfigError) as info:
+            parse_memory(text, field="tmpfs")
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+    assert "tmpfs" in messages[0]
+
+
+def test_the_reference_cache_answers_per_text():
+    """A valid image name cached does not let a different, invalid one through."""
+    assert parse_image("busybox:1.36") == "busybox:1.36"
+    with pytest.raises(sr.ConfigError, match="not a valid image reference"):
+        parse_image("busybox:1.36:extra")
