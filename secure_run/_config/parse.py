@@ -33,28 +33,36 @@ def parse_memory(value: object, *, field: str = "memory") -> int:
         if value < 0:
             raise ConfigError.single(field, value, "a size cannot be negative", _MEMORY_FIX)
         return value
-    size, wrong = _size_of_text(value)
-    if wrong:
-        raise ConfigError.single(field, value, wrong, _MEMORY_FIX)
+    size = _size_of_text(value)
+    if size == _NOT_A_SIZE:
+        raise ConfigError.single(field, value, "not a size", _MEMORY_FIX)
+    if size == _TOO_LARGE:
+        raise ConfigError.single(field, value, "too large", _MEMORY_FIX)
+    if size == _NOT_WHOLE:
+        raise ConfigError.single(field, value, "bytes must be whole", _MEMORY_FIX)
     return size
 
 
+# What _size_of_text answers for text that is no size (a size is never negative).
+_NOT_A_SIZE, _TOO_LARGE, _NOT_WHOLE = -1, -2, -3
+
+
 @functools.lru_cache(maxsize=256)
-def _size_of_text(text: str) -> tuple[int, str]:
-    """Bytes of a size written as text, or ``(0, what is wrong)``.
+def _size_of_text(text: str) -> int:
+    """Bytes of a size written as text, or one of the negative codes above.
 
     Cached: a program states the same few sizes ("256m") again and again, and the
     result depends on the text alone.
     """
     match = _MEMORY.fullmatch(text.strip())
     if not match:
-        return 0, "not a size"
+        return _NOT_A_SIZE
     number, unit = match["num"], match["unit"].lower()
     if len(number) > 30:
-        return 0, "too large"
+        return _TOO_LARGE
     if not unit and "." in number:
-        return 0, "bytes must be whole"
-    return int(float(number) * _UNITS[unit]), ""  # as docker.utils.parse_bytes computes it
+        return _NOT_WHOLE
+    return int(float(number) * _UNITS[unit])  # as docker.utils.parse_bytes computes it
 
 
 def parse_cpus(value: object, *, field: str = "cpus") -> float:
