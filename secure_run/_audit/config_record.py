@@ -27,6 +27,23 @@ def _daemon_caps(names: object) -> list[str]:
     return out
 
 
+def _healthcheck(cfg: RunConfig) -> dict[str, Any] | None:
+    """``Config.Healthcheck`` as the engine stores it: the test, and the timings not zero."""
+    health = cfg.healthcheck
+    if health is None:
+        return None
+    record: dict[str, Any] = {"Test": list(health.test)}
+    for key, value in (
+        ("Interval", health.interval_ns),
+        ("Timeout", health.timeout_ns),
+        ("Retries", health.retries),
+        ("StartPeriod", health.start_period_ns),
+    ):
+        if value:
+            record[key] = value
+    return record
+
+
 def config_inspect(cfg: RunConfig) -> dict[str, Any]:
     """The inspect record the engine would keep for ``cfg``, built without an engine."""
     kwargs = sdk_kwargs(cfg)
@@ -57,8 +74,10 @@ def config_inspect(cfg: RunConfig) -> dict[str, Any]:
         "User": create.get("user") or "",
         "Labels": dict(create.get("labels") or {}),
         "ExposedPorts": {port: {} for port in as_map(host.get("PortBindings"))},
-        "Healthcheck": None if cfg.healthcheck is None else {"Test": list(cfg.healthcheck.test)},
+        "Healthcheck": _healthcheck(cfg),
     }
+    if cfg.stop_timeout is not None:
+        config["StopTimeout"] = cfg.stop_timeout
     return {
         "Id": "",
         "Name": "",

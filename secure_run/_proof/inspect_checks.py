@@ -5,6 +5,24 @@ One ``inspect`` record is compared with the config: ``Config.User`` and the
 the root filesystem, memory, CPU, pids, network, tmpfs, ulimits, namespace modes, init,
 runtime, mounts, devices, ports, groups, sysctls). Expected values are written in the
 daemon's own form (``CAP_NET_BIND_SERVICE``, ``no-new-privileges:true``).
+
+Then four settings that say how a container lives rather than how it is confined: the
+restart policy (``HostConfig.RestartPolicy``), log rotation (``HostConfig.LogConfig``),
+the healthcheck (``Config.Healthcheck``) and the stop timeout (``Config.StopTimeout``).
+Each is expected as :mod:`secure_run._export.docker` sends it, and read as Docker
+20.10 stores it:
+
+* an unset restart policy is sent as ``no``; an engine that was sent none records
+  ``""``, which means the same;
+* log limits are sent as strings of bytes (``"10485760"``) and stored as given; the
+  daemon may add its own default options beside them;
+* a healthcheck's zero values (``StartPeriod`` 0, ``Retries`` 0) are left out of the
+  record, and with no healthcheck the record shows the image's, or none;
+* an unset stop timeout is absent (or ``null``), and the engine then waits 10 s.
+
+Of these, a setting the config leaves unset (other than the restart policy) is not
+checked: the record then shows the engine's or the image's default, which the config
+accepted.
 """
 
 from __future__ import annotations
@@ -15,7 +33,10 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from .._config.parse import parse_memory
 from .._config.run_config import RunConfig
+from .._config.values import Healthcheck, LogLimits
+from .._errors import ConfigError
 from .._export.docker import nano_cpus
 from .expected import cap_names, cpu_list, memory_swap
 from .verify_report import INSPECT, Check, at_least, cell, check, equal, listing
@@ -28,6 +49,8 @@ _PRIVATE_MODES = {
     "UTSMode": ("", "private"),
     "UsernsMode": ("", "private"),
 }
+#: The log driver whose rotation options ``log_limits`` sets.
+_LOG_DRIVER = "json-file"
 
 
 def inspect_checks(cfg: RunConfig, info: Mapping[str, Any]) -> Iterator[Check]:
@@ -98,6 +121,7 @@ def inspect_checks(cfg: RunConfig, info: Mapping[str, Any]) -> Iterator[Check]:
         listing(f"{k}={v}" for k, v in cfg.sysctls),
         listing(f"{k}={v}" for k, v in (hc.get("Sysctls") or {}).items()),
     )
+    yield from _lifecycle_checks(cfg, config, hc)
 
 
 _OPT = re.compile(r"([A-Za-z-]+)(?:[=:](.*))?", re.DOTALL)
@@ -269,3 +293,99 @@ def _actual_mounts(hc: Mapping[str, Any]) -> Iterator[str]:
         kind = "bind" if parts[0].startswith("/") else "volume"
         target = parts[1] if len(parts) > 1 else parts[0]
         yield f"{kind} {parts[0]} -> {target} ({'ro' if 'ro' in options else 'rw'})"
+
+
+def _lifecycle_checks(
+    cfg: RunConfig, config: Mapping[str, Any], hc: Mapping[str, Any]
+) -> Iterator[Check]:
+    """The restart, log, healthcheck and stop-timeout checks of one inspect record.
+
+    Args:
+        cfg: The config the container was made from.
+        config: The record's ``Config`` section.
+        hc: The record's ``HostConfig`` section.
+    """
+    yield _restart_check(cfg, hc.get("RestartPolicy") or {})
+    if cfg.log_limits is not None:
+        yield _log_check(cfg.log_limits, hc.get("LogConfig") or {})
+    if cfg.healthcheck is not None:
+        yield _healthcheck_check(cfg.healthcheck, config.get("Healthcheck"))
+    if cfg.stop_timeout is not None:
+        actual = config.get("StopTimeout")  # absent or null: the engine's 10 s
+        shown = "none (engine default 10)" if actual is None else actual
+        yield equal("Config.StopTimeout", cfg.stop_timeout, shown)
+
+
+def _policy_text(name: str, retries: int) -> str:
+    return f"{name}:{retries}" if retries else name
+
+
+def _restart_check(cfg: RunConfig, policy: Mapping[str, Any]) -> Check:
+    """``no`` when unset (as sent); the engine's empty name means ``no`` too."""
+    restart = cfg.restart
+    expected = ("no", 0) if restart is None else (restart.name, restart.max_retries)
+    actual = (str(policy.get("Name") or "no"), int(policy.get("MaximumRetryCount") or 0))
+    return check(
+        "HostConfig.RestartPolicy",
+        _policy_text(*expected),
+        _policy_text(*actual),
+        INSPECT,
+        actual == expected,
+    )
+
+
+def _same_size(expected: str, actual: object) -> bool:
+    """The sent byte count, as given or written with units (``10m``) by another client."""
+    if actual == expected:
+        return True
+    try:
+        return isinstance(actual, str) and parse_memory(actual) == int(expected)
+    except ConfigError:
+        return False
+
+
+def _log_check(limits: LogLimits, log: Mapping[str, Any]) -> Check:
+    """The json-file driver with the two rotation options as sent (the daemon may add more)."""
+    size, files = str(limits.max_size), str(limits.max_files)
+    driver = str(log.get("Type") or "")
+    options: Mapping[str, Any] = log.get("Config") or {}
+    actual_size, actual_files = options.get("max-size"), options.get("max-file")
+
+    def shown(value: object) -> str:
+        return "unset" if value is None else str(value)
+
+    return check(
+        "HostConfig.LogConfig",
+        f"{_LOG_DRIVER} max-size={size} max-file={files}",
+        f"{driver or 'none'} max-size={shown(actual_size)} max-file={shown(actual_files)}",
+        INSPECT,
+        driver == _LOG_DRIVER and _same_size(size, actual_size) and actual_files == files,
+    )
+
+
+def _duration(ns: int) -> str:
+    return f"{ns // 1_000_000_000}s" if ns % 1_000_000_000 == 0 else f"{ns}ns"
+
+
+def _healthcheck_text(test: list[str], timings: tuple[int, int, int, int]) -> str:
+    interval, timeout, retries, start = timings
+    return (
+        f"{' '.join(test)} (interval {_duration(interval)}, timeout {_duration(timeout)}, "
+        f"retries {retries}, start period {_duration(start)})"
+    )
+
+
+def _healthcheck_check(health: Healthcheck, record: object) -> Check:
+    """The test and timings as sent; a zero the engine left out of the record counts as 0."""
+    expected_test = list(health.test)
+    expected = (health.interval_ns, health.timeout_ns, health.retries, health.start_period_ns)
+    shown = _healthcheck_text(expected_test, expected)
+    if not isinstance(record, Mapping) or not record.get("Test"):
+        return check("Config.Healthcheck", shown, "none", INSPECT, False)
+    test = [str(arg) for arg in record.get("Test") or ()]
+    interval, timeout, retries, start = (
+        int(record.get(key) or 0) for key in ("Interval", "Timeout", "Retries", "StartPeriod")
+    )
+    actual = (interval, timeout, retries, start)
+    ok = test == expected_test and actual == expected
+    return check("Config.Healthcheck", shown, _healthcheck_text(test, actual), INSPECT, ok)

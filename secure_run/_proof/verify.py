@@ -4,9 +4,10 @@
 reading two sources:
 
 * **What the daemon recorded**, from one ``inspect`` call
-  (:mod:`.inspect_checks`): ``Config.User`` and the ``HostConfig`` fields that carry
+  (:mod:`.inspect_checks`): ``Config.User``, the ``HostConfig`` fields that carry
   hardening, in the daemon's own form (``CAP_NET_BIND_SERVICE``,
-  ``no-new-privileges:true``).
+  ``no-new-privileges:true``), and the lifecycle settings: the restart policy, the log
+  limits, the healthcheck and the stop timeout.
 * **What the kernel applied** (:mod:`.kernel_checks`). When the daemon is local, the
   container's init process is read from the host (:mod:`.host`):
   ``/proc/<pid>/status`` (capabilities, ``NoNewPrivs``, ``Seccomp``, ids),

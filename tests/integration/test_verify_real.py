@@ -189,3 +189,17 @@ def test_missing_container_is_a_secure_run_error(docker_client, cfg):
         verify(f"secure-run-test-missing-{uuid.uuid4().hex}", cfg, client=docker_client)
     assert isinstance(caught.value.__cause__, docker.errors.NotFound)
     assert not isinstance(caught.value, docker.errors.DockerException)
+
+
+def test_restart_policy_changed_behind_the_librarys_back_fails(docker_client, test_image):
+    """Launched with on-failure:3 and log limits, then updated to 'always': verify names it."""
+    builder = sr.builder(test_image).command(["sleep", "30"]).labels(TEST_LABELS)
+    cfg = builder.restart("on-failure", 3).log_limits("1m", 2).build()
+    with sr.launch(cfg, client=docker_client) as container:  # launch verifies: all passed
+        docker_client.containers.get(container.id).update(restart_policy={"Name": "always"})
+        with pytest.raises(HardeningNotApplied) as caught:
+            sr.verify(container)
+    report = caught.value.report
+    assert failed(report) == {"HostConfig.RestartPolicy": ("on-failure:3", "always", "inspect")}
+    logs = [(c.actual, c.ok) for c in report.checks if c.property == "HostConfig.LogConfig"]
+    assert logs == [(f"json-file max-size={MiB} max-file=2", True)]

@@ -63,10 +63,6 @@ NOT_VERIFIED: dict[str, str] = {
     "labels": "metadata; the engine may add its own",
     "preset": "a name, not a setting: the settings it gave are checked one by one",
     "opt_ins": "a grant, not a setting: the setting it permits is checked",
-    "restart": "not compared yet (HostConfig.RestartPolicy); the audit judges it (CIS 5.15)",
-    "healthcheck": "not compared yet (Config.Healthcheck); the audit judges it (CIS 5.27)",
-    "stop_timeout": "not compared yet (Config.StopTimeout); a lifecycle setting",
-    "log_limits": "not compared yet (HostConfig.LogConfig); a lifecycle setting",
 }
 
 #: Fields whose Setting names a CIS or PSS control that the config audit does not judge.

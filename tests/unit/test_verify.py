@@ -304,6 +304,146 @@ def test_private_ipc_modes_pass_when_the_config_leaves_it_unset(host, mode):
     assert host.verify().ok
 
 
+# -- source 1: the lifecycle settings (restart, logs, healthcheck, stop timeout) -------
+
+HEALTH_TEST = ["CMD", "true"]
+#: Each lifecycle setting: the config setting it, and the record Docker 20.10 keeps for
+#: it (zero healthcheck values left out, as the engine leaves them out).
+LIFECYCLE: dict[str, tuple[Callable[[sr.RunBuilder], sr.RunBuilder], Callable[..., None]]] = {
+    "restart": (
+        lambda b: b.restart("on-failure", 5),
+        _set("HostConfig", "RestartPolicy", value={"Name": "on-failure", "MaximumRetryCount": 5}),
+    ),
+    "log_limits": (
+        lambda b: b.log_limits("1m", 2),
+        _set("HostConfig", "LogConfig",
+             value={"Type": "json-file", "Config": {"max-size": "1048576", "max-file": "2"}}),
+    ),
+    "healthcheck": (
+        lambda b: b.healthcheck(["true"], interval=5, timeout=2, retries=4),
+        _set("Config", "Healthcheck", value={"Test": HEALTH_TEST, "Interval": 5_000_000_000,
+                                             "Timeout": 2_000_000_000, "Retries": 4}),
+    ),
+    "stop_timeout": (lambda b: b.stop_timeout(5), _set("Config", "StopTimeout", value=5)),
+}  # fmt: skip
+
+
+LIFECYCLE_PROPERTY = {
+    "restart": "HostConfig.RestartPolicy",
+    "log_limits": "HostConfig.LogConfig",
+    "healthcheck": "Config.Healthcheck",
+    "stop_timeout": "Config.StopTimeout",
+}
+
+
+def lifecycle_cfg(field: str) -> sr.RunConfig:
+    """CFG with one lifecycle setting set."""
+    return LIFECYCLE[field][0](sr.builder(TEST_IMAGE).command(["sleep", "30"])
+                               .labels(TEST_LABELS)).build()  # fmt: skip
+
+
+@pytest.mark.parametrize("field", sorted(LIFECYCLE))
+def test_a_lifecycle_setting_passes_on_the_record_docker_keeps_for_it(host, field):
+    """The restart policy, log limits, healthcheck or stop timeout as stored passes its check."""
+    cfg = lifecycle_cfg(field)
+    LIFECYCLE[field][1](host.info)
+    report = host.verify(cfg)
+    assert report.ok, str(report)
+    assert LIFECYCLE_PROPERTY[field] in {c.property for c in report.checks}
+
+
+HEALTH_SHOWN = "CMD true (interval 5s, timeout 2s, retries 4, start period 0s)"
+
+
+@pytest.mark.parametrize(
+    ("field", "change", "prop", "expected", "actual"),
+    [
+        ("restart", _set("HostConfig", "RestartPolicy", value={"Name": "always"}),
+         "HostConfig.RestartPolicy", "on-failure:5", "always"),
+        ("restart", _set("HostConfig", "RestartPolicy",
+                         value={"Name": "on-failure", "MaximumRetryCount": 0}),
+         "HostConfig.RestartPolicy", "on-failure:5", "on-failure"),
+        ("log_limits", _set("HostConfig", "LogConfig", value={"Type": "json-file", "Config": {}}),
+         "HostConfig.LogConfig", "json-file max-size=1048576 max-file=2",
+         "json-file max-size=unset max-file=unset"),
+        ("log_limits", _set("HostConfig", "LogConfig",
+                            value={"Type": "json-file", "Config": {"max-size": "10485760",
+                                                                   "max-file": "2"}}),
+         "HostConfig.LogConfig", "json-file max-size=1048576 max-file=2",
+         "json-file max-size=10485760 max-file=2"),
+        ("log_limits", _set("HostConfig", "LogConfig",
+                            value={"Type": "local", "Config": {"max-size": "1048576",
+                                                               "max-file": "2"}}),
+         "HostConfig.LogConfig", "json-file max-size=1048576 max-file=2",
+         "local max-size=1048576 max-file=2"),
+        ("healthcheck", _set("Config", "Healthcheck", value=None), "Config.Healthcheck",
+         HEALTH_SHOWN, "none"),
+        ("healthcheck", _set("Config", "Healthcheck", value={"Test": ["NONE"]}),
+         "Config.Healthcheck", HEALTH_SHOWN,
+         "NONE (interval 0s, timeout 0s, retries 0, start period 0s)"),
+        ("healthcheck", _set("Config", "Healthcheck",
+                             value={"Test": HEALTH_TEST, "Interval": 5_000_000_000,
+                                    "Timeout": 2_000_000_000}),
+         "Config.Healthcheck", HEALTH_SHOWN,
+         "CMD true (interval 5s, timeout 2s, retries 0, start period 0s)"),
+        ("stop_timeout", _set("Config", "StopTimeout", value=30), "Config.StopTimeout", "5", "30"),
+        ("stop_timeout", _set("Config", "StopTimeout", value=None), "Config.StopTimeout", "5",
+         "none (engine default 10)"),
+    ],
+)  # fmt: skip
+def test_a_weakened_lifecycle_setting_fails_exactly_that_check(
+    host, field, change, prop, expected, actual
+):
+    """A record whose restart, logs, healthcheck or stop timeout differ fails that check alone."""
+    cfg = lifecycle_cfg(field)
+    LIFECYCLE[field][1](host.info)
+    change(host.info)
+    assert only_failure(host.verify(cfg)) == Check(prop, expected, actual, "inspect", False)
+
+
+def test_an_unset_restart_policy_is_no_and_another_one_fails(host):
+    """Unset, the restart policy is sent as 'no': a record with 'always' fails."""
+    host.info["HostConfig"]["RestartPolicy"] = {"Name": "always", "MaximumRetryCount": 0}
+    failure = only_failure(host.verify())
+    assert failure == Check("HostConfig.RestartPolicy", "no", "always", "inspect", False)
+
+
+ENGINE_DEFAULTS = [
+    _set("HostConfig", "RestartPolicy", value={"Name": "", "MaximumRetryCount": 0}),
+    _set("HostConfig", "RestartPolicy", value=None),
+    _set("HostConfig", "LogConfig", value={"Type": "json-file", "Config": {}}),
+    _set("HostConfig", "LogConfig", value={"Type": "local", "Config": {"max-size": "100m"}}),
+    _set("Config", "Healthcheck", value={"Test": ["CMD-SHELL", "true"], "Interval": 1}),
+    _set("Config", "StopTimeout", value=None),
+    _set("Config", "StopTimeout", value=10),
+]
+
+
+@pytest.mark.parametrize("change", ENGINE_DEFAULTS)
+def test_unset_lifecycle_settings_pass_on_the_engines_defaults(host, change):
+    """No limits, healthcheck or stop timeout set: the engine's or image's defaults pass."""
+    cfg = attrs.evolve(CFG, log_limits=None)
+    change(host.info)
+    report = host.verify(cfg)
+    assert report.ok, str(report)
+    assert {"HostConfig.LogConfig", "Config.Healthcheck", "Config.StopTimeout"}.isdisjoint(
+        c.property for c in report.checks
+    )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"max-size": "1m", "max-file": "2"},
+        {"max-size": "1048576", "max-file": "2", "compress": "true", "labels": "team"},
+    ],
+)
+def test_log_limits_pass_in_units_and_beside_the_daemons_own_options(host, options):
+    """A max-size in units ('1m') is the same limit; options the daemon adds do not count."""
+    host.info["HostConfig"]["LogConfig"] = {"Type": "json-file", "Config": options}
+    assert host.verify(lifecycle_cfg("log_limits")).ok
+
+
 # -- source 2: one kernel value changed ----------------------------------------------
 
 
@@ -895,3 +1035,21 @@ def test_docker_errors_become_secure_run_errors(host, error, expected):
     with pytest.raises(expected) as caught:
         host.verify(client=client)
     assert caught.value.__cause__ is error
+
+
+@pytest.mark.parametrize("name", sorted(sr.presets()))
+def test_the_config_audits_record_of_a_config_passes_its_inspect_checks(name):
+    """The record audit_config builds for a config is one verify finds as the config says."""
+    from secure_run._audit.config_record import config_inspect
+    from secure_run._proof.inspect_checks import inspect_checks
+
+    cfg = (
+        sr.preset(name, TEST_IMAGE)
+        .healthcheck(["CMD", "true"], interval="5s", start_period="1s")
+        .stop_timeout(7)
+        .restart("on-failure", 3)
+        .log_limits("1m", 2)
+        .build()
+    )
+    failed = [c for c in inspect_checks(cfg, config_inspect(cfg)) if not c.ok]
+    assert failed == []
