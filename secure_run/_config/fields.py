@@ -12,6 +12,8 @@ there, at import: no field is ever left unchecked.
 
 from __future__ import annotations
 
+import ast
+import sys
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -175,9 +177,41 @@ def fast_test(shape: Shape) -> Callable[[object], bool]:
     return cast("Callable[[object], bool]", eval(source, writer.namespace))  # noqa: S307
 
 
+_UNION_TYPES = (typing.Union, getattr(types, "UnionType", typing.Union))
+
+
+class _PEP604(ast.NodeTransformer):
+    """``X | Y`` in an annotation as ``Union[X, Y]``, for Pythons before 3.10."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if not isinstance(node.op, ast.BitOr):
+            return node
+        union = ast.Attribute(ast.Name("__typing__", ast.Load()), "Union", ast.Load())
+        return ast.Subscript(union, ast.Tuple([node.left, node.right], ast.Load()), ast.Load())
+
+
+def type_hints(cls: type) -> dict[str, Any]:
+    """``typing.get_type_hints(cls)``, also where ``X | None`` needs Python 3.10 to evaluate."""
+    try:
+        return typing.get_type_hints(cls)
+    except TypeError:  # Python 3.9: "unsupported operand type(s) for |"
+        pass
+    namespace = {**vars(sys.modules[cls.__module__]), "__typing__": typing}
+    hints = {}
+    for klass in reversed(cls.__mro__):
+        for name, text in getattr(klass, "__annotations__", {}).items():
+            if not isinstance(text, str):
+                hints[name] = text
+                continue
+            tree = ast.fix_missing_locations(_PEP604().visit(ast.parse(text, mode="eval")))
+            hints[name] = eval(compile(tree, "<annotation>", "eval"), namespace)  # noqa: S307
+    return hints
+
+
 def _value_class_shape(cls: type) -> Shape:
     """The shape of an attrs value class: an instance of it, with each field's shape."""
-    hints = typing.get_type_hints(cls)
+    hints = type_hints(cls)
     names = tuple(f.name for f in attrs.fields(cls))
     parts = tuple(shape_of(hints[n], f"{cls.__name__}.{n}") for n in names)
     return Shape((cls,), parts=parts, fields=names)
@@ -190,11 +224,11 @@ def shape_of(hint: object, where: str) -> Shape:
         TypeError: The annotation is not one the type rule can check.
     """
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType) and _NONE in args:
+    if origin in _UNION_TYPES and _NONE in args:
         rest = [a for a in args if a is not _NONE]
         inner = shape_of(rest[0] if len(rest) == 1 else typing.Union[tuple(rest)], where)
         return attrs.evolve(inner, optional=True)
-    if origin in (typing.Union, types.UnionType):
+    if origin in _UNION_TYPES:
         shapes = [shape_of(a, where) for a in args]
         if any(s.items or s.parts for s in shapes):
             raise TypeError(f"{where}: the type rule cannot check the union {hint!r}")
@@ -234,7 +268,7 @@ def register(cls: type[RunConfig]) -> None:
         TypeError: A field's annotation is not one the type rule can check.
     """
     global _limited
-    hints = typing.get_type_hints(cls)
+    hints = type_hints(cls)
     FIELDS.clear()
     for field in attrs.fields(cls):
         if field.init:  # the others are derived from these, after the checks
