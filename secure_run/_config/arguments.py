@@ -7,10 +7,35 @@ is given; the builder records the problem and :meth:`RunBuilder.build` reports i
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
 
 from .._errors import ConfigError, show
 
-__all__ = ["argv_list", "flag", "string_pairs", "sysctl_value", "text", "whole_number"]
+__all__ = [
+    "UNSET",
+    "argv_list",
+    "flag",
+    "frozen_mapping",
+    "string_pairs",
+    "sysctl_value",
+    "text",
+    "whole_number",
+]
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: A keyword argument the caller did not give (where ``None`` means something).
+UNSET: Any = _Unset()
+
+
+def frozen_mapping(fields: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only copy of a mapping."""
+    return MappingProxyType(dict(fields))
 
 
 def argv_list(value: object, field: str) -> tuple[str, ...] | None:

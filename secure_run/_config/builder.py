@@ -21,7 +21,16 @@ import attrs
 from typing_extensions import Self
 
 from .._errors import ConfigError, Problem, show
-from .arguments import argv_list, flag, string_pairs, sysctl_value, text, whole_number
+from .arguments import (
+    UNSET,
+    argv_list,
+    flag,
+    frozen_mapping,
+    string_pairs,
+    sysctl_value,
+    text,
+    whole_number,
+)
 from .capabilities import normalize_capability
 from .fields import checked_changes
 from .parse import parse_cpus, parse_duration_ns, parse_image, parse_memory, parse_user
@@ -37,23 +46,14 @@ from .values import (
     RestartPolicy,
     Tmpfs,
     Ulimit,
+    Workspace,
 )
 
 __all__ = ["RunBuilder"]
 
 
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Any = _Unset()
 _NAMESPACES = {"network": "network", "pid": "pid_mode", "ipc": "ipc_mode", "uts": "uts_mode",
                "userns": "userns_mode"}  # fmt: skip
-
-
-def _frozen_mapping(fields: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(fields))
 
 
 @attrs.frozen
@@ -67,7 +67,7 @@ class RunBuilder:
     .. versionadded:: 0.1
     """
 
-    _fields: Mapping[str, Any] = attrs.field(converter=_frozen_mapping)
+    _fields: Mapping[str, Any] = attrs.field(converter=frozen_mapping)
     _problems: tuple[Problem, ...] = ()
 
     def __attrs_post_init__(self) -> None:
@@ -176,14 +176,8 @@ class RunBuilder:
 
     def labels(self, mapping: Mapping[str, str] | None = None, /, **values: str) -> Self:
         """Add labels (the ``io.secure-run.`` namespace is reserved)."""
-        return self._try(
-            lambda: {
-                "labels": {
-                    **dict(self._fields.get("labels", ())),
-                    **string_pairs("labels", mapping, values),
-                }
-            }
-        )
+        old = dict(self._fields.get("labels", ()))
+        return self._try(lambda: {"labels": {**old, **string_pairs("labels", mapping, values)}})
 
     # -- who it runs as ------------------------------------------------------
 
@@ -196,18 +190,9 @@ class RunBuilder:
 
     def group_add(self, *gids: int) -> Self:
         """Add supplementary groups by numeric gid."""
-        return self._try(
-            lambda: {
-                "group_add": tuple(
-                    dict.fromkeys(
-                        (
-                            *self._fields.get("group_add", ()),
-                            *(whole_number(g, "group_add", "a numeric gid") for g in gids),
-                        )
-                    )
-                )
-            }
-        )
+        old = self._fields.get("group_add", ())
+        return self._try(lambda: {"group_add": tuple(dict.fromkeys(
+            (*old, *(whole_number(g, "group_add", "a numeric gid") for g in gids))))})  # fmt: skip
 
     def cap_add(self, *names: str) -> Self:
         """Add capabilities (``"NET_BIND_SERVICE"``; ``cap_`` prefix and case are ignored)."""
@@ -432,6 +417,21 @@ class RunBuilder:
             return {"tmpfs": (*others, mount)}
 
         return self._try(make)
+
+    def workspace(
+        self, path: str = "/workspace", size: int | str = "64m", *, exec: bool = False
+    ) -> Self:
+        """Give the sandbox a workspace: files go in and out there; the default workdir.
+
+        A tmpfs of ``size`` owned by the config's user, mode 0700, ``noexec`` unless
+        ``exec``, ``nosuid``, ``nodev``. See :class:`~secure_run.Workspace`.
+
+        .. versionadded:: 0.2
+        """
+        field = "workspace"
+        return self._try(lambda: {field: Workspace(text(path, field),
+                                                   parse_memory(size, field=field),
+                                                   flag(exec, field))})  # fmt: skip
 
     def mount(
         self, source: str, target: str, read_only: bool = True, *, propagation: str | None = None

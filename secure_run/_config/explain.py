@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .preset_lines import preset_reasons
-from .values import Explanation, LogLimits
+from .values import Explanation, LogLimits, Workspace
 
 if TYPE_CHECKING:
     from .run_config import RunConfig
@@ -84,6 +84,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("read_only", "a read-only root: nothing the image holds can be changed", ("CIS 5.13",)),
     Setting("tmpfs", "small writable scratch space, noexec and nosuid", ("CIS 5.13",)),
     Setting(
+        "workspace",
+        "where files go in and out: a capped tmpfs only the user can read, noexec and nosuid",
+        (),
+    ),
+    Setting(
         "mounts",
         "host paths and volumes; read-only unless needed",
         ("CIS 5.6", "CIS 5.20", "CIS 5.32", "PSS baseline: hostPath"),
@@ -152,6 +157,8 @@ def render(field: str, value: object) -> str:
         return "unlimited" if value == -1 else _size(value)
     if field == "log_limits" and isinstance(value, LogLimits):
         return f"{_size(value.max_size)} x {value.max_files} files"
+    if field == "workspace" and isinstance(value, Workspace):
+        return f"{value.path} ({_size(value.size)}, mode 700, {'exec' if value.exec else 'noexec'})"
     if field == "env" and isinstance(value, tuple):
         return ", ".join(f"{k}=***" for k, _ in value) or "none"
     if isinstance(value, bool):

@@ -34,6 +34,7 @@ from .values import (
     Tmpfs,
     Ulimit,
     User,
+    Workspace,
     _hidden_env,
     _opt_ins,
     _opt_tuple,
@@ -56,6 +57,8 @@ class RunConfig:
     Memory sizes are bytes; ``memory_swap`` is memory plus swap, as Docker's
     ``--memory-swap`` (equal to ``memory`` means no swap, -1 unlimited).
     ``pids_limit``, ``memory`` and the CPU settings are ``None`` when unlimited.
+    The working directory is the workspace's path when a workspace is set and
+    ``workdir`` is not.
 
     .. versionadded:: 0.1
     """
@@ -88,6 +91,7 @@ class RunConfig:
     read_only: bool = False
     tmpfs: tuple[Tmpfs, ...] = attrs.field(default=(), converter=_tuple)
     mounts: tuple[Mount, ...] = attrs.field(default=(), converter=_tuple)
+    workspace: Workspace | None = None
     network: str = "none"
     ports: tuple[PortBinding, ...] = attrs.field(default=(), converter=_tuple)
     pid_mode: str | None = None

@@ -362,6 +362,19 @@ def _filesystem(c: Checker, cfg: RunConfig) -> None:
             c.bad("tmpfs", t.size, "size must be positive", 'give e.g. size="64m"')
         if not 0 <= t.mode <= 0o7777:
             c.bad("tmpfs", oct(t.mode), "not a file mode", "give e.g. 0o1777")
+    if cfg.workspace is not None:
+        _workspace(c, cfg.workspace.path, cfg.workspace.size, paths, cfg)
+
+
+def _workspace(c: Checker, path: str, size: int, tmpfs_paths: list[str], cfg: RunConfig) -> None:
+    if not path.startswith("/") or posixpath.normpath(path) == "/":
+        c.bad("workspace", path, "not an absolute path below /", 'give e.g. "/workspace"')
+    elif posixpath.normpath(path) != path:
+        c.bad("workspace", path, "not a normal path", f"give {posixpath.normpath(path)!r}")
+    if path in tmpfs_paths or path in (m.target for m in cfg.mounts):
+        c.bad("workspace", path, "already a tmpfs or mount", "give the workspace its own path")
+    if size <= 0:
+        c.bad("workspace", size, "size must be positive", 'give e.g. size="64m"')
 
 
 #: The rules across fields, in the order they run.

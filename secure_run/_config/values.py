@@ -26,6 +26,7 @@ __all__ = [
     "Tmpfs",
     "Ulimit",
     "User",
+    "Workspace",
 ]
 
 LABEL_PREFIX = "io.secure-run."
@@ -284,6 +285,28 @@ class Tmpfs:
         opts.append("suid" if self.suid else "nosuid")
         opts.append("nodev")
         return ",".join(opts)
+
+
+@attrs.frozen
+class Workspace:
+    """Where files go in and out of a sandbox: a size-capped tmpfs the container's user owns.
+
+    Mode 0700, ``noexec`` (unless ``exec``), ``nosuid``, ``nodev``; the default working
+    directory. :func:`~secure_run.launch` and :func:`~secure_run.run` back it with a
+    tmpfs volume a keeper container holds mounted, so files can be put in before the
+    command runs and read after it ends; the exporters write it as a plain tmpfs.
+
+    .. versionadded:: 0.2
+    """
+
+    path: str
+    size: int
+    exec: bool = False
+
+    def as_tmpfs(self, user: User | None) -> Tmpfs:
+        """The tmpfs this workspace is, for a container running as ``user``."""
+        uid, gid = (user.uid, user.gid) if user is not None else (0, 0)
+        return Tmpfs(self.path, self.size, 0o700, uid, gid, exec=self.exec)
 
 
 @attrs.frozen

@@ -16,6 +16,8 @@ from .docker import (
     go_duration,
     nano_cpus,
     security_opts,
+    tmpfs_mounts,
+    working_dir,
 )
 
 if TYPE_CHECKING:
@@ -74,7 +76,7 @@ def _identity(a: _Argv, cfg: RunConfig, *, reveal_env: bool) -> None:
     """What runs and as whom: names, environment, labels, user, capabilities, devices."""
     a.add("--name", *filter(None, [cfg.name]))
     a.add("--hostname", *filter(None, [cfg.hostname]))
-    a.add("--workdir", *filter(None, [cfg.workdir]))
+    a.add("--workdir", *filter(None, [working_dir(cfg)]))
     for key, value in cfg.env:
         a.add("--env", f"{key}={value}" if reveal_env else key)
     for key, value in config_labels(cfg).items():
@@ -110,7 +112,7 @@ def _isolation(a: _Argv, cfg: RunConfig) -> None:
     """The filesystem, mounts, network, ports, namespaces and security options."""
     if cfg.read_only:
         a.argv.append("--read-only")
-    a.add("--tmpfs", *(f"{t.path}:{t.options()}" for t in cfg.tmpfs))
+    a.add("--tmpfs", *(f"{t.path}:{t.options()}" for t in tmpfs_mounts(cfg)))
     for m in cfg.mounts:
         fields = [f"type={m.kind}", f"source={m.source}", f"target={m.target}"]
         if m.read_only:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .docker import capability_names, config_labels, device_spec, go_duration, security_opts
+from .docker import (
+    capability_names,
+    config_labels,
+    device_spec,
+    go_duration,
+    security_opts,
+    tmpfs_mounts,
+    working_dir,
+)
 
 if TYPE_CHECKING:
     from .._config.run_config import RunConfig
@@ -33,7 +41,7 @@ def to_compose(cfg: RunConfig, *, reveal_env: bool = False) -> dict[str, Any]:
         "command": None if cfg.command is None else list(cfg.command),
         "entrypoint": None if cfg.entrypoint is None else list(cfg.entrypoint),
         "environment": (dict(cfg.env) if reveal_env else [k for k, _ in cfg.env]) or None,
-        "working_dir": cfg.workdir,
+        "working_dir": working_dir(cfg),
         "hostname": cfg.hostname,
         "container_name": cfg.name,
         "user": None if cfg.user is None else str(cfg.user),
@@ -51,7 +59,7 @@ def to_compose(cfg: RunConfig, *, reveal_env: bool = False) -> dict[str, Any]:
         "cpuset": cfg.cpuset,
         "pids_limit": cfg.pids_limit,
         "ulimits": {u.name: {"soft": u.soft, "hard": u.hard} for u in cfg.ulimits} or None,
-        "tmpfs": [f"{t.path}:{t.options()}" for t in cfg.tmpfs] or None,
+        "tmpfs": [f"{t.path}:{t.options()}" for t in tmpfs_mounts(cfg)] or None,
         "volumes": [
             {"type": m.kind, "source": m.source, "target": m.target, "read_only": m.read_only,
              **({"bind": {"propagation": m.propagation}} if m.propagation else {})}

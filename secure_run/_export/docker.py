@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._config.values import LABEL_PREFIX, Device, PortBinding
+from .._config.values import LABEL_PREFIX, Device, PortBinding, Tmpfs
 from .._errors import ConfigError
 
 if TYPE_CHECKING:
@@ -26,7 +26,9 @@ __all__ = [
     "nano_cpus",
     "sdk_kwargs",
     "security_opts",
+    "tmpfs_mounts",
     "to_docker_kwargs",
+    "working_dir",
 ]
 
 
@@ -147,6 +149,20 @@ def sdk_kwargs(cfg: RunConfig) -> dict[str, Any]:
     return kw
 
 
+def tmpfs_mounts(cfg: RunConfig) -> tuple[Tmpfs, ...]:
+    """Every tmpfs the container gets: the config's, then the workspace as one."""
+    if cfg.workspace is None:
+        return cfg.tmpfs
+    return (*cfg.tmpfs, cfg.workspace.as_tmpfs(cfg.user))
+
+
+def working_dir(cfg: RunConfig) -> str | None:
+    """The working directory: the config's, else the workspace's path."""
+    if cfg.workdir is None and cfg.workspace is not None:
+        return cfg.workspace.path
+    return cfg.workdir
+
+
 def _add_plain(kw: dict[str, Any], cfg: RunConfig) -> None:
     """The settings docker-py takes as plain values, where they are set."""
     if cfg.command is not None:
@@ -154,7 +170,7 @@ def _add_plain(kw: dict[str, Any], cfg: RunConfig) -> None:
     if cfg.entrypoint is not None:
         kw["entrypoint"] = list(cfg.entrypoint)
     for key, value in (
-        ("working_dir", cfg.workdir),
+        ("working_dir", working_dir(cfg)),
         ("hostname", cfg.hostname),
         ("name", cfg.name),
         ("mem_limit", cfg.memory),
@@ -189,8 +205,8 @@ def _add_structured(kw: dict[str, Any], cfg: RunConfig) -> None:
     if cfg.ulimits:
         kw["ulimits"] = [docker.types.Ulimit(name=u.name, soft=u.soft, hard=u.hard)
                          for u in cfg.ulimits]  # fmt: skip
-    if cfg.tmpfs:
-        kw["tmpfs"] = {t.path: t.options() for t in cfg.tmpfs}
+    if cfg.tmpfs or cfg.workspace:
+        kw["tmpfs"] = {t.path: t.options() for t in tmpfs_mounts(cfg)}
     if cfg.mounts:
         kw["mounts"] = [
             docker.types.Mount(m.target, m.source, read_only=m.read_only,

@@ -31,13 +31,13 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from .._config.parse import parse_memory
 from .._config.run_config import RunConfig
 from .._config.values import Healthcheck, LogLimits
 from .._errors import ConfigError
-from .._export.docker import nano_cpus
+from .._export.docker import nano_cpus, tmpfs_mounts
 from .expected import cap_names, cpu_list, memory_swap
 from .verify_report import INSPECT, Check, at_least, cell, check, equal, listing
 
@@ -83,7 +83,13 @@ def inspect_checks(cfg: RunConfig, info: Mapping[str, Any]) -> Iterator[Check]:
         listing(_cfg_ports(cfg)),
         listing(_actual_ports(hc.get("PortBindings") or {})),
     )
-    yield _tmpfs_check(cfg, hc.get("Tmpfs") or {})
+    workspace = _workspace_volume(cfg, hc)
+    yield _tmpfs_check(cfg, hc.get("Tmpfs") or {}, workspace_volume=workspace is not None)
+    if workspace is not None:
+        yield check(f"workspace {workspace.get('Target')}", "volume (rw)",
+                    f"{workspace.get('Type')} ({'ro' if workspace.get('ReadOnly') else 'rw'})",
+                    INSPECT, not workspace.get("ReadOnly"))  # fmt: skip
+        hc = {**hc, "Mounts": [m for m in hc.get("Mounts") or () if m is not workspace]}
     if cfg.ulimits:
         yield _ulimit_check(cfg, hc.get("Ulimits") or ())
     for key, field in (
@@ -248,14 +254,30 @@ def _actual_ports(bindings: Mapping[str, Any]) -> Iterator[str]:
             yield f"{host.get('HostIp') or '0.0.0.0'}:{host.get('HostPort') or '*'}->{key}"  # noqa: S104
 
 
-def _tmpfs_check(cfg: RunConfig, actual: Mapping[str, str]) -> Check:
+def _workspace_volume(cfg: RunConfig, hc: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The volume mount that backs the workspace in a session, if there is one.
+
+    :func:`~secure_run.launch` and :func:`~secure_run.run` mount the workspace as a
+    tmpfs volume; the exporters write it as a plain tmpfs (checked with the others).
+    The kernel checks prove either is a tmpfs of the right size, mode and owner.
+    """
+    if cfg.workspace is None:
+        return None
+    for m in hc.get("Mounts") or ():
+        if m.get("Type") == "volume" and m.get("Target") == cfg.workspace.path:
+            return cast("Mapping[str, Any]", m)
+    return None
+
+
+def _tmpfs_check(cfg: RunConfig, actual: Mapping[str, str], *, workspace_volume: bool) -> Check:
     def show(mapping: Mapping[str, str]) -> str:
         return listing(f"{path} {opts}" for path, opts in mapping.items())
 
     def normal(mapping: Mapping[str, str]) -> dict[str, frozenset[str]]:
         return {path: frozenset(opts.split(",")) - {""} for path, opts in mapping.items()}
 
-    expected = {t.path: t.options() for t in cfg.tmpfs}
+    mounts = cfg.tmpfs if workspace_volume else tmpfs_mounts(cfg)
+    expected = {t.path: t.options() for t in mounts}
     return check(
         "HostConfig.Tmpfs",
         show(expected),

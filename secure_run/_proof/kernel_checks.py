@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from .._config.capabilities import decode_mask, encode_mask
 from .._config.run_config import RunConfig
 from .._config.values import Tmpfs
+from .._export.docker import tmpfs_mounts
 from .expected import (
     CFS_PERIOD_US,
     cpu_list,
@@ -52,7 +53,7 @@ def cgroup_keys_for(cfg: RunConfig) -> frozenset[str]:
 
 def mount_points(cfg: RunConfig) -> frozenset[str]:
     """The mount points the checks look at: ``/``, each tmpfs and each mount."""
-    paths = ["/", *(t.path for t in cfg.tmpfs), *(m.target for m in cfg.mounts)]
+    paths = ["/", *(t.path for t in tmpfs_mounts(cfg)), *(m.target for m in cfg.mounts)]
     return frozenset(p.rstrip("/") or "/" for p in paths)
 
 
@@ -160,7 +161,7 @@ def _mount_checks(cfg: RunConfig, mounts: tuple[MountInfo, ...], source: str) ->
     if cfg.read_only:
         ok = root is not None and root.read_only
         yield check("mount /", "read-only", _access(root), source, ok)
-    for t in cfg.tmpfs:
+    for t in tmpfs_mounts(cfg):  # the workspace too: a tmpfs, or a tmpfs volume
         yield _tmpfs_check(t, _mount_at(mounts, t.path), source)
     for m in cfg.mounts:
         info = _mount_at(mounts, m.target)

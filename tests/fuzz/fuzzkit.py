@@ -778,6 +778,7 @@ SHAPED: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     "tmpfs": {"path": _PATHS, "size": _SIZES,
               "mode": _near(0o7777, 0o10000, -1, 0, 0o1777, 1777, "1777", 2**70),
               "exec": ANYTHING, "suid": ANYTHING},
+    "workspace": {"path": _PATHS, "size": _SIZES, "exec": ANYTHING},
     "mount": {"source": _PATHS, "target": _PATHS, "read_only": ANYTHING,
               "propagation": _near("shared", "rshared", "SHARED", "private", "", "slave",
                                    "rslave", "rprivate", "shared,ro", None)},

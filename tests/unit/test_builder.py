@@ -54,6 +54,7 @@ CALLS: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "stop_timeout": ((5,), {}),
     "sysctl": (("net.ipv4.tcp_syncookies", 1), {}),
     "tmpfs": (("/run",), {}),
+    "workspace": (("/workspace",), {}),
     "ulimit": (("nproc", 10), {}),
     "user": ((1000,), {}),
     "workdir": (("/work",), {}),

@@ -120,6 +120,7 @@ SAMPLES: dict[str, Step] = {
     "read_only": lambda b: b.read_only(True),
     "tmpfs": lambda b: b.tmpfs("/scratch", "16m"),
     "mounts": lambda b: b.mount("data", "/data"),
+    "workspace": lambda b: b.workspace("/workspace", "16m"),
     "network": lambda b: b.network("bridge"),
     "ports": lambda b: b.publish(8080),
     "pid_mode": lambda b: b.host_namespace("pid"),
