@@ -9,7 +9,11 @@ The tree::
     ├── UnsupportedFeature                the engine cannot honour a setting; refused before create
     ├── LaunchError                       the engine refused to create or start the container
     ├── RunTimeout                        the engine did not answer in time
-    └── HardeningNotApplied               the container did not get what its config asked for
+    ├── HardeningNotApplied               the container did not get what its config asked for
+    ├── UnsafeArchive                     a sandbox's output holds an entry refused as unsafe
+    ├── OutputTooLarge                    a sandbox's output passed a size or count cap
+    ├── WorkspaceFull                     a put did not fit in the workspace (nothing reported done)
+    └── SandboxFileNotFound (also a FileNotFoundError)  no such file in the workspace
 
 Docker SDK and requests exceptions never escape the public API: they are
 translated in one place, ``_docker_errors``, with the original as ``__cause__``.
@@ -30,10 +34,14 @@ __all__ = [
     "HardeningNotApplied",
     "ImageNotFound",
     "LaunchError",
+    "OutputTooLarge",
     "Problem",
     "RunTimeout",
+    "SandboxFileNotFound",
     "SecureRunError",
+    "UnsafeArchive",
     "UnsupportedFeature",
+    "WorkspaceFull",
 ]
 
 
@@ -162,3 +170,79 @@ class HardeningNotApplied(SecureRunError):
     def __init__(self, message: str, *, report: object) -> None:
         super().__init__(message)
         self.report = report
+
+
+class UnsafeArchive(SecureRunError):
+    """What came out of a sandbox holds entries secure_run refuses to read or write.
+
+    A link (symbolic or hard), a device file, a FIFO, an absolute name or a ``..``:
+    each could make the host read or write outside what was asked for. Nothing is
+    extracted when any entry is refused.
+
+    Attributes:
+        entries: Each refused entry's name, with the reason.
+        result: When :func:`~secure_run.run` raised it while collecting, the run's
+            ``RunResult`` (without files); else ``None``.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(self, entries: Iterable[tuple[str, str]]) -> None:
+        self.result: object = None
+        self.entries = tuple(entries)
+        lines = "\n".join(f"  - {name!r}: {why}" for name, why in self.entries)
+        super().__init__(
+            f"refused {len(self.entries)} unsafe entr{'y' if len(self.entries) == 1 else 'ies'} "
+            f"from the sandbox (nothing was extracted):\n{lines}"
+        )
+
+
+class OutputTooLarge(SecureRunError):
+    """What came out of a sandbox passed a cap; reading stopped there.
+
+    Attributes:
+        what: The file or tree being read.
+        cap: The cap that was passed (``"max_size"``, ``"max_total"`` or ``"max_entries"``).
+        limit: The cap's value (bytes, or entries for ``max_entries``).
+        result: When :func:`~secure_run.run` raised it while collecting, the run's
+            ``RunResult`` (without files); else ``None``.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(self, what: str, cap: str, limit: int, detail: str = "") -> None:
+        self.result: object = None
+        self.what = what
+        self.cap = cap
+        self.limit = limit
+        unit = "entries" if cap == "max_entries" else "bytes"
+        super().__init__(
+            f"{what!r} is over {cap}={limit} {unit}{': ' + detail if detail else ''}; "
+            f"reading stopped there. Raise {cap} if this much is expected"
+        )
+
+
+class WorkspaceFull(SecureRunError):
+    """A put did not fit in the workspace; it is not reported as done.
+
+    Files of the put may be partly written: overwrite or remove them before relying
+    on the workspace's content.
+
+    Attributes:
+        names: The names the put was writing.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(self, message: str, *, names: Iterable[str]) -> None:
+        super().__init__(message)
+        self.names = tuple(names)
+
+
+class SandboxFileNotFound(SecureRunError, FileNotFoundError):
+    """No file or directory of that name is in the sandbox's workspace.
+
+    Also a :class:`FileNotFoundError`, so ``except FileNotFoundError`` catches it.
+
+    .. versionadded:: 0.2
+    """

@@ -1,0 +1,1 @@
+"""File transfer for untrusted-code sessions: names checked, archives built and read safely."""
