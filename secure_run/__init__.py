@@ -50,10 +50,19 @@ if typing.TYPE_CHECKING:
         Tmpfs,
         Ulimit,
         User,
+        Workspace,
     )
     from ._engine.cleanup import Reaped, cleanup
     from ._engine.facts import EngineFacts, engine_facts
-    from ._engine.launch import ExecResult, RunResult, SecureContainer, Streams, launch, run
+    from ._engine.launch import (
+        ExecResult,
+        ExecStream,
+        RunResult,
+        SecureContainer,
+        Streams,
+        launch,
+        run,
+    )
     from ._engine.many import RunOutcome, run_many
     from ._errors import (
         ConfigError,
@@ -61,10 +70,14 @@ if typing.TYPE_CHECKING:
         HardeningNotApplied,
         ImageNotFound,
         LaunchError,
+        OutputTooLarge,
         Problem,
         RunTimeout,
+        SandboxFileNotFound,
         SecureRunError,
+        UnsafeArchive,
         UnsupportedFeature,
+        WorkspaceFull,
     )
     from ._proof.verify import Check, VerifyReport, verify
 
@@ -82,6 +95,7 @@ __all__ = [
     "DoctorReport",
     "EngineFacts",
     "ExecResult",
+    "ExecStream",
     "Explanation",
     "Finding",
     "HardeningNotApplied",
@@ -91,6 +105,7 @@ __all__ = [
     "LogLimits",
     "Mount",
     "OptIn",
+    "OutputTooLarge",
     "PortBinding",
     "Preset",
     "PresetLine",
@@ -102,15 +117,19 @@ __all__ = [
     "RunOutcome",
     "RunResult",
     "RunTimeout",
+    "SandboxFileNotFound",
     "Seccomp",
     "SecureContainer",
     "SecureRunError",
     "Streams",
     "Tmpfs",
     "Ulimit",
+    "UnsafeArchive",
     "UnsupportedFeature",
     "User",
     "VerifyReport",
+    "Workspace",
+    "WorkspaceFull",
     "audit",
     "audit_all",
     "audit_config",
@@ -138,13 +157,14 @@ _HOMES: dict[str, str] = {
     "._config.presets": "Preset PresetLine builder preset presets",
     "._config.run_config": "RunConfig",
     "._config.values": "Device Explanation Healthcheck LogLimits Mount OptIn PortBinding "
-    "RestartPolicy Seccomp Tmpfs Ulimit User",
+    "RestartPolicy Seccomp Tmpfs Ulimit User Workspace",
     "._engine.cleanup": "Reaped cleanup",
     "._engine.facts": "EngineFacts engine_facts",
-    "._engine.launch": "ExecResult RunResult SecureContainer Streams launch run",
+    "._engine.launch": "ExecResult ExecStream RunResult SecureContainer Streams launch run",
     "._engine.many": "RunOutcome run_many",
     "._errors": "ConfigError DaemonUnavailable HardeningNotApplied ImageNotFound LaunchError "
-    "Problem RunTimeout SecureRunError UnsupportedFeature",
+    "OutputTooLarge Problem RunTimeout SandboxFileNotFound SecureRunError UnsafeArchive "
+    "UnsupportedFeature WorkspaceFull",
     "._proof.verify": "Check VerifyReport verify",
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names.split()}

@@ -225,8 +225,10 @@ def _cmd_cleanup(args: argparse.Namespace, out: TextIO) -> int:
 
     reaped = cleanup(older_than=args.older_than)
     for r in reaped:
-        print(f"removed {r.container_id[:12]} {r.name}: {r.reason}", file=out)
-    print(f"{len(reaped)} container(s) removed", file=out)
+        shown = r.name if r.kind == "volume" else f"{r.container_id[:12]} {r.name}"
+        print(f"removed {r.kind} {shown}: {r.reason}", file=out)
+    volumes = sum(r.kind == "volume" for r in reaped)
+    print(f"{len(reaped) - volumes} container(s) and {volumes} volume(s) removed", file=out)
     return 0
 
 

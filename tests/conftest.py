@@ -1,10 +1,11 @@
-"""Shared fixtures: a Docker client, the test image, and a leak check for containers.
+"""Shared fixtures: a Docker client, the test image, a leak check for containers and volumes.
 
 Tests that need a real engine use the ``docker_client`` fixture (directly or through
 ``test_image``) and get the ``docker`` marker automatically. Without an engine they
 are skipped, unless ``SECURE_RUN_REQUIRE_DOCKER=1``, which makes that a failure.
 Containers a test creates must carry the label ``secure-run.test=1`` (see
-``TEST_LABELS``) and be gone when the test ends.
+``TEST_LABELS``) and be gone when the test ends; so must volumes, and every
+workspace volume secure_run makes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import docker
 import docker.errors
 import pytest
 
+from secure_run._engine.labels import VOLUME_PREFIX as WORKSPACE_VOLUME_PREFIX
 from secure_run.testing import TEST_LABELS, build_test_image
 
 pytest_plugins = ["pytester"]
@@ -89,15 +91,30 @@ def test_image(docker_client: docker.DockerClient) -> str:
 
 
 def _test_container_ids(client: docker.DockerClient) -> set[str]:
+    """The test-labelled containers, and every test-labelled or workspace volume."""
     labels: str | list[str] | bool = [f"{key}={value}" for key, value in TEST_LABELS.items()]
     filters = {"label": labels}
     # One list call; the high-level list inspects each container and races with removals.
-    return {c["Id"] for c in client.api.containers(all=True, filters=filters)}
+    found = {c["Id"] for c in client.api.containers(all=True, filters=filters)}
+    for volume in client.api.volumes().get("Volumes") or ():
+        volume_labels = volume.get("Labels") or {}
+        tagged = all(volume_labels.get(k) == v for k, v in TEST_LABELS.items())
+        if tagged or volume["Name"].startswith(WORKSPACE_VOLUME_PREFIX):
+            found.add(f"volume:{volume['Name']}")
+    return found
+
+
+def _remove(client: docker.DockerClient, leftover: str) -> None:
+    with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+        if leftover.startswith("volume:"):
+            client.api.remove_volume(leftover.partition(":")[2], force=True)
+        else:
+            client.api.remove_container(leftover, force=True, v=True)
 
 
 @pytest.fixture(autouse=True)
 def leftover_containers(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail a ``docker`` test that leaves labelled containers behind (and remove them)."""
+    """Fail a ``docker`` test that leaves labelled containers or volumes behind (removing them)."""
     if request.node.get_closest_marker("docker") is None:
         yield
         return
@@ -113,11 +130,11 @@ def leftover_containers(request: pytest.FixtureRequest) -> Iterator[None]:
         left &= _test_container_ids(client)
     if not left:
         return
-    for container_id in left:
-        with contextlib.suppress(docker.errors.NotFound):
-            client.containers.get(container_id).remove(force=True)
+    containers = sorted(c for c in left if not c.startswith("volume:"))
+    for leftover in [*containers, *sorted(left - set(containers))]:  # volumes last
+        _remove(client, leftover)
     pytest.fail(
-        f"the test left {len(left)} container(s) labelled "
-        f"{TEST_LABELS} behind (now removed): {sorted(c[:12] for c in left)}",
+        f"the test left {len(left)} container(s) or volume(s) labelled "
+        f"{TEST_LABELS} behind (now removed): {sorted(c[:24] for c in left)}",
         pytrace=False,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import attrs
 import docker
@@ -19,22 +19,27 @@ import docker
 from .client import session
 from .errors import translated
 from .labels import CREATED_LABEL, MANAGED_LABEL, OWNER_LABEL, owner_id
-from .live import remove
+from .live import remove, remove_volume
 
 __all__ = ["Reaped", "cleanup", "why_reaped"]
 
 
 @attrs.frozen
 class Reaped:
-    """One container :func:`cleanup` removed, and why.
+    """One container (or workspace volume) :func:`cleanup` removed, and why.
+
+    For a volume, ``kind`` is ``"volume"`` and ``container_id`` and ``name`` are
+    both the volume's name.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 ``kind``: volumes are reaped too.
     """
 
     container_id: str
     name: str
     owner: str
     reason: str
+    kind: str = "container"
 
 
 def _owner_gone(owner: str) -> str | None:
@@ -71,7 +76,7 @@ def why_reaped(labels: Mapping[str, str], now: float, older_than: float | None) 
 def cleanup(
     client: docker.DockerClient | None = None, *, older_than: float | None = None
 ) -> list[Reaped]:
-    """Remove containers secure_run created whose owner process is gone.
+    """Remove containers (and workspace volumes) secure_run created whose owner is gone.
 
     Args:
         client: The Docker client; ``docker.from_env()`` when omitted.
@@ -96,4 +101,19 @@ def cleanup(
             names = entry.get("Names") or ["?"]
             owner = labels.get(OWNER_LABEL, "")
             reaped.append(Reaped(entry["Id"], names[0].lstrip("/"), owner, reason))
+        reaped.extend(_reap_volumes(engine, now, older_than))
     return reaped
+
+
+def _reap_volumes(
+    engine: docker.DockerClient, now: float, older_than: float | None
+) -> Iterator[Reaped]:
+    """The workspace volumes of gone owners, once their containers are gone (just above)."""
+    with translated("list volumes", client=engine):
+        found = engine.api.volumes(filters={"label": f"{MANAGED_LABEL}=1"}).get("Volumes") or ()
+    for entry in found:
+        labels = entry.get("Labels") or {}
+        reason = why_reaped(labels, now, older_than)
+        if reason is not None and remove_volume(engine, entry["Name"]):
+            owner = labels.get(OWNER_LABEL, "")
+            yield Reaped(entry["Name"], entry["Name"], owner, reason, kind="volume")

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import attrs
 import docker
 import docker.errors
 import requests
@@ -23,29 +24,21 @@ from typing_extensions import Self
 
 from .._config.run_config import RunConfig
 from .._errors import ConfigError, HardeningNotApplied, LaunchError, RunTimeout
+from .._files.names import check_collect_names
+from .._files.tar_out import DEFAULT_MAX_ENTRIES, DEFAULT_MAX_SIZE, DEFAULT_MAX_TOTAL
 from .._proof.verify import VerifyReport, verify
 from .client import low_level
 from .errors import translated
+from .exec import ExecOptions, ExecResult, ExecStream, refuse_if_ended, run_exec, stream_exec
 from .live import release
+from .workspace import WorkspaceVolume, input_tar, workspace_of
 
-__all__ = ["ExecResult", "SecureContainer", "kill", "verify_started", "wait_for_exit"]
+__all__ = ["ExecResult", "ExecStream", "SecureContainer", "kill", "verify_started", "wait_for_exit"]
 
 
 class _State(enum.Enum):
     RUNNING = "running"
     CLOSED = "closed"
-
-
-@attrs.frozen
-class ExecResult:
-    """What a command run with :meth:`SecureContainer.exec` returned.
-
-    .. versionadded:: 0.1
-    """
-
-    exit_code: int
-    stdout: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
-    stderr: bytes = attrs.field(repr=lambda b: f"<{len(b)} bytes>")
 
 
 def wait_for_exit(
@@ -93,6 +86,8 @@ class SecureContainer:
         self._state = _State.RUNNING
         #: What was made for this container and is closed with it (a client launch made).
         self._owned = contextlib.ExitStack()
+        #: The workspace volume and its keeper, when the config has a workspace.
+        self.workspace: WorkspaceVolume | None = None
 
     def __repr__(self) -> str:
         return f"<SecureContainer {self.id[:12]} {self.config.image} {self._state.value}>"
@@ -115,6 +110,7 @@ class SecureContainer:
         return self._state is _State.CLOSED
 
     def _alive(self) -> None:
+        refuse_if_ended(self)  # a timed-out exec that could not be killed alone ended it
         if self._state is _State.CLOSED:
             raise LaunchError(
                 f"container {self.id[:12]} was closed and removed; launch a new one with "
@@ -129,7 +125,11 @@ class SecureContainer:
         try:
             release(self.client, self.id)
         finally:
-            self._owned.close()
+            try:
+                if self.workspace is not None:
+                    self.workspace.close()
+            finally:
+                self._owned.close()
 
     def inspect(self) -> dict[str, Any]:
         """The engine's current record of the container (``docker inspect``)."""
@@ -164,19 +164,88 @@ class SecureContainer:
             data: bytes = self.client.api.logs(self.id, stdout=stdout, stderr=stderr)
         return data
 
-    def exec(self, argv: Sequence[str], *, user: str | None = None) -> ExecResult:
-        """Run a command in the container, as its configured user unless told otherwise."""
+    def exec(
+        self,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        timeout: float | None = None,
+        stdin: bytes | None = None,
+        max_output: int = 1_000_000,
+        env: Mapping[str, str] | None = None,
+        workdir: str | None = None,
+    ) -> ExecResult:
+        """Run a command in the container and return what it did.
+
+        The command runs as the config's user unless ``user`` says otherwise, in the
+        config's working directory unless ``workdir`` says otherwise, with ``env``
+        added to the container's environment. Standard output and error are kept
+        apart, each capped at ``max_output`` bytes (the rest is read and dropped, so
+        the command still finishes; ``ExecResult.truncated`` says so).
+
+        At the ``timeout`` (wall clock, from the start) the command and every process
+        it started are killed, double-forked ones included, and ``timed_out`` is set:
+        nothing of it keeps running, and the container stays usable. Where that
+        cannot be done process by process (a remote engine) the whole container is
+        killed and removed instead, and later calls raise :class:`LaunchError` (see
+        :mod:`secure_run._engine.exec`). An interrupt (``KeyboardInterrupt``) kills
+        the command the same way before it propagates.
+
+        Args:
+            argv: The command and its arguments; no shell is implied.
+            user: The user (name or uid, ``"uid:gid"``) to run as.
+            timeout: Seconds before the command is killed; ``None`` waits for ever.
+            stdin: Bytes written to the command's standard input, then end of file.
+            max_output: Bytes kept of each of standard output and error.
+            env: Variables added to the container's environment for this command.
+            workdir: The directory to run in (an absolute path).
+
+        Raises:
+            ConfigError: A bad argument, before the engine is called.
+            LaunchError: The engine refused the command, or the container's session
+                ended (an earlier timed-out exec could only be ended with it).
+            DaemonUnavailable: The engine went away.
+
+        .. versionadded:: 0.1
+        .. versionchanged:: 0.2 ``timeout``, ``stdin``, ``max_output``, ``env`` and
+           ``workdir``.
+        """
+        options = ExecOptions.checked(argv, user=user, timeout=timeout, stdin=stdin,
+                                      max_output=max_output, env=env, workdir=workdir)  # fmt: skip
+        refuse_if_ended(self)
         self._alive()
-        if isinstance(argv, str) or not all(isinstance(a, str) for a in argv):
-            raise ConfigError.single("exec", argv, "give the argv as a list of strings",
-                                     'write e.g. ["id", "-u"]; no shell is implied')  # fmt: skip
-        run_as = user if user is not None else (str(self.config.user or "") or None)
-        with translated("exec in container", client=self.client):
-            api = low_level(self.client)
-            exec_id = api.exec_create(self.id, list(argv), user=run_as or "")["Id"]
-            out, err = api.exec_start(exec_id, demux=True)
-            code = api.exec_inspect(exec_id)["ExitCode"]
-        return ExecResult(int(code if code is not None else -1), out or b"", err or b"")
+        return run_exec(self, options)
+
+    def exec_stream(
+        self,
+        argv: Sequence[str],
+        *,
+        user: str | None = None,
+        timeout: float | None = None,
+        stdin: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        workdir: str | None = None,
+    ) -> ExecStream:
+        """Start a command in the container and hand on its output as it happens.
+
+        Iterate the :class:`ExecStream` for ``("stdout" | "stderr", chunk)`` pairs;
+        once it has ended, ``ExecStream.result`` holds the exit code and whether the
+        command timed out. Leaving the loop early, ``close()`` or the end of its
+        ``with`` block kills the command if it still runs. The arguments are those of
+        :meth:`exec`, and a timeout kills the same way.
+
+        Raises:
+            ConfigError: A bad argument, before the engine is called.
+            LaunchError: As for :meth:`exec`.
+            DaemonUnavailable: The engine went away.
+
+        .. versionadded:: 0.2
+        """
+        options = ExecOptions.checked(argv, user=user, timeout=timeout, stdin=stdin,
+                                      env=env, workdir=workdir)  # fmt: skip
+        refuse_if_ended(self)
+        self._alive()
+        return stream_exec(self, options)
 
     def stats(self) -> dict[str, Any]:
         """One snapshot of the container's resource use (``docker stats --no-stream``)."""
@@ -196,6 +265,78 @@ class SecureContainer:
         self._alive()
         with translated("kill container", client=self.client):
             kill(self.client, self.id, signal)
+
+    # -- files: the workspace (see secure_run._engine.workspace) -------------
+
+    def _files(self) -> WorkspaceVolume:
+        self._alive()
+        if self.workspace is None:
+            workspace_of(self.config, "moving files")  # raises, saying how to add one
+            raise LaunchError("this container was not launched with its workspace")
+        return self.workspace
+
+    def put(
+        self,
+        name: str | Mapping[str, bytes | os.PathLike[str]],
+        data: bytes | os.PathLike[str] | None = None,
+    ) -> None:
+        """Write files into the workspace, owned by the config's user.
+
+        ``put("main.sh", b"...")``, ``put("in.csv", Path("in.csv"))``, or a mapping of
+        many names to bytes or host paths, sent as one archive. Names are relative to
+        the workspace; every name and size is checked before the engine is called.
+
+        Raises:
+            ConfigError: A bad name or value, or more than the workspace holds.
+            WorkspaceFull: The workspace filled up during the put (it is not done).
+
+        .. versionadded:: 0.2
+        """
+        files = dict(name) if isinstance(name, Mapping) else {name: data}
+        if not isinstance(name, Mapping) and data is None:
+            fix = 'call put("name", b"bytes") or put({"name": data})'
+            raise ConfigError.single("put", name, "no data given for the file", fix)
+        workspace = self._files()
+        workspace.put_tar(input_tar(self.config, files), list(files))  # type: ignore[arg-type]
+
+    def get(self, name: str, *, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
+        """Read one regular file of the workspace; a link is refused, never followed.
+
+        Raises:
+            SandboxFileNotFound: No such file.
+            UnsafeArchive: It is a link, a device or a FIFO (its target is never read).
+            OutputTooLarge: It holds more than ``max_size`` bytes (nothing is read).
+
+        .. versionadded:: 0.2
+        """
+        checked = check_collect_names([name], field="get")[0]
+        return self._files().get(checked, max_size=max_size)
+
+    def get_tree(
+        self,
+        name: str,
+        into: str | os.PathLike[str],
+        *,
+        max_size: int = DEFAULT_MAX_SIZE,
+        max_total: int = DEFAULT_MAX_TOTAL,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+    ) -> list[Path]:
+        """Copy a directory of the workspace into ``into`` (``into/<name>/...``), safely.
+
+        Every entry is checked before anything is written: links, devices, FIFOs,
+        absolute names and ``..`` are refused; caps bound each file, the total and
+        the number of entries. Nothing is written outside ``into``.
+
+        Raises:
+            SandboxFileNotFound: No such directory.
+            UnsafeArchive: Listing every refused entry; nothing was written.
+            OutputTooLarge: A cap was passed.
+
+        .. versionadded:: 0.2
+        """
+        checked = check_collect_names([name], field="get_tree")[0]
+        return self._files().get_tree(checked, into, max_size=max_size, max_total=max_total,
+                                      max_entries=max_entries)  # fmt: skip
 
     def verify(self, *, strict: bool = True) -> VerifyReport:
         """Check the daemon's record and the kernel's state against the config."""

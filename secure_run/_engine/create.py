@@ -11,6 +11,7 @@ import logging
 from typing import Any, Literal
 
 import docker
+import docker.types
 
 from .._config.run_config import RunConfig
 from .._errors import ConfigError, ImageNotFound, LaunchError
@@ -74,12 +75,24 @@ def _not_present(image: str) -> ImageNotFound:
 
 
 def _request(
-    client: docker.DockerClient, cfg: RunConfig, *, stdin: bool
+    client: docker.DockerClient, cfg: RunConfig, *, stdin: bool, workspace_volume: str | None
 ) -> tuple[dict[str, Any], str | None, str | None]:
-    """The create request's body, name and platform, with secure_run's labels."""
+    """The create request's body, name and platform, with secure_run's labels.
+
+    With ``workspace_volume``, the workspace is that volume (a tmpfs volume a keeper
+    holds, see :mod:`.workspace`) instead of the container's own tmpfs.
+    """
     kwargs = sdk_kwargs(cfg)
     kwargs.setdefault("command", None)  # no command: the image's own CMD
     kwargs["labels"] = {**kwargs["labels"], **managed_labels()}
+    if workspace_volume is not None and cfg.workspace is not None:
+        kwargs["tmpfs"].pop(cfg.workspace.path)
+        # no_copy: the engine must not copy the image's directory (its content, owner and
+        # mode) into the empty volume; the workspace is the user's, mode 0700, empty.
+        mount = docker.types.Mount(
+            cfg.workspace.path, workspace_volume, type="volume", no_copy=True
+        )
+        kwargs["mounts"] = [*kwargs.get("mounts", ()), mount]
     kwargs.pop("use_config_proxy")  # only create_container() knows it; it is not applied here
     kwargs["version"] = low_level(client)._version
     kwargs["stdin_open"] = stdin
@@ -93,7 +106,14 @@ def _request(
     return config, name, platform
 
 
-def create(client: docker.DockerClient, cfg: RunConfig, *, strict: bool, stdin: bool) -> str:
+def create(
+    client: docker.DockerClient,
+    cfg: RunConfig,
+    *,
+    strict: bool,
+    stdin: bool,
+    workspace_volume: str | None = None,
+) -> str:
     """Create the container, tracked from the moment its id is known; return the id.
 
     Raises:
@@ -101,7 +121,7 @@ def create(client: docker.DockerClient, cfg: RunConfig, *, strict: bool, stdin: 
         LaunchError: The engine refused the request, or (``strict``) warned about it;
             a container it made is removed first.
     """
-    config, name, platform = _request(client, cfg, stdin=stdin)
+    config, name, platform = _request(client, cfg, stdin=stdin, workspace_volume=workspace_volume)
     container_id: str | None = None
     try:
         with held_during_create():  # a signal now would lose the id of what the daemon makes

@@ -14,11 +14,20 @@ import time
 from .._config.values import LABEL_PREFIX
 from .._proof.procfs import start_time
 
-__all__ = ["CREATED_LABEL", "MANAGED_LABEL", "OWNER_LABEL", "managed_labels", "owner_id"]
+__all__ = [
+    "CREATED_LABEL",
+    "MANAGED_LABEL",
+    "OWNER_LABEL",
+    "VOLUME_PREFIX",
+    "managed_labels",
+    "owner_id",
+]
 
 MANAGED_LABEL = LABEL_PREFIX + "managed"
 OWNER_LABEL = LABEL_PREFIX + "owner"
 CREATED_LABEL = LABEL_PREFIX + "created"
+#: The name of every workspace volume secure_run makes starts so.
+VOLUME_PREFIX = "secure-run-ws-"
 
 
 def owner_id(pid: int | None = None) -> str:

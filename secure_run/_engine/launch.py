@@ -9,7 +9,7 @@ container is alive and the program has no SIGTERM handler of its own, see
 outright is reaped later by :func:`~secure_run.cleanup`.
 
 This module also re-exports the engine's public names from their homes:
-:class:`SecureContainer` and :class:`ExecResult` (:mod:`.container`),
+:class:`SecureContainer`, :class:`ExecResult` and :class:`ExecStream` (:mod:`.container`),
 :func:`run`, :class:`RunResult` and :class:`Streams` (:mod:`.run`).
 """
 
@@ -21,12 +21,13 @@ import docker
 
 from .._config.run_config import RunConfig
 from .client import session
-from .container import ExecResult, SecureContainer, verify_started
+from .container import ExecResult, ExecStream, SecureContainer, verify_started
 from .create import PullPolicy, check_pull, create, prepare
 from .errors import translated
 from .run import RunResult, Streams, run
+from .workspace import WorkspaceVolume
 
-__all__ = ["ExecResult", "RunResult", "SecureContainer", "Streams", "launch", "run"]
+__all__ = ["ExecResult", "ExecStream", "RunResult", "SecureContainer", "Streams", "launch", "run"]
 
 
 def launch(
@@ -62,8 +63,14 @@ def launch(
         engine = owned.enter_context(session(client))  # a client made here is closed with it
         with contextlib.ExitStack() as on_failure:
             prepare(cfg, engine, pull)
-            container_id = create(engine, cfg, strict=strict, stdin=False)
+            workspace = None
+            if cfg.workspace is not None:  # a volume a keeper holds: files outlive the command
+                workspace = WorkspaceVolume.open(engine, cfg, strict=strict)
+                on_failure.callback(workspace.close)
+            volume = None if workspace is None else workspace.volume
+            container_id = create(engine, cfg, strict=strict, stdin=False, workspace_volume=volume)
             container = SecureContainer(container_id, cfg, engine)
+            container.workspace = workspace
             on_failure.callback(container.close)
             with translated("start container", client=engine):
                 engine.api.start(container.id)

@@ -1,16 +1,21 @@
-"""The containers alive in this process: tracked from create until they are removed.
+"""The containers and volumes alive in this process: tracked from create until removed.
 
 A tracked container counts as work in flight for the signal policy
 (:mod:`.signals`), and whatever is still tracked at interpreter exit is removed
-then. A container that cannot be removed now (no engine answers) stays tracked for
-that last try.
+then (containers first, then the volumes they used). A container or volume that
+cannot be removed now (no engine answers) stays tracked for that last try.
+
+:meth:`Live.watch` records what one thread creates, so a caller in another thread
+(the asyncio API, on cancellation) can remove exactly that work.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 
 import docker
 import docker.errors
@@ -19,20 +24,72 @@ import requests
 from .errors import _close_unix_sockets
 from .signals import SIGTERM_AS_EXIT
 
-__all__ = ["LIVE", "release", "remove"]
+__all__ = ["LIVE", "Watch", "release", "release_volume", "remove", "remove_volume"]
 
 logger = logging.getLogger("secure_run")
 
 
+class Watch:
+    """What one thread created while watched: container ids and volume names, in order.
+
+    Once :meth:`cancel` is called, :meth:`remove_all` removes what was recorded, and
+    anything the thread creates afterwards is removed as soon as it is recorded.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.containers: list[tuple[str, docker.DockerClient]] = []
+        self.volumes: list[tuple[str, docker.DockerClient]] = []
+        self.cancelled = False
+
+    def _record(self, kind: str, name: str, client: docker.DockerClient) -> None:
+        with self._lock:
+            (self.containers if kind == "container" else self.volumes).append((name, client))
+            cancelled = self.cancelled
+        if cancelled:
+            self.remove_all()
+
+    def cancel(self) -> None:
+        """Remove what was created so far, and from now on what is created next."""
+        with self._lock:
+            self.cancelled = True
+        self.remove_all()
+
+    def remove_all(self) -> None:
+        """Kill and remove every recorded container, then every recorded volume."""
+        with self._lock:
+            containers, volumes = list(self.containers), list(self.volumes)
+        for container_id, client in containers:
+            release(client, container_id)
+        for name, client in volumes:
+            release_volume(client, name)
+
+
 class Live:
-    """The containers this process has created and not yet removed."""
+    """The containers and volumes this process has created and not yet removed."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._containers: dict[str, docker.DockerClient] = {}
+        self._volumes: dict[str, docker.DockerClient] = {}
+        self._watching = threading.local()
 
     def __contains__(self, container_id: object) -> bool:
         return container_id in self._containers
+
+    @contextlib.contextmanager
+    def watch(self) -> Iterator[Watch]:
+        """Record what the current thread creates inside the block (blocks may nest)."""
+        watch = Watch()
+        stack: list[Watch] = self._watching.__dict__.setdefault("stack", [])
+        stack.append(watch)
+        try:
+            yield watch
+        finally:
+            stack.remove(watch)
+
+    def _watchers(self) -> list[Watch]:
+        return list(self._watching.__dict__.get("stack", ()))
 
     def add(self, container_id: str, client: docker.DockerClient) -> None:
         """Track a container just created (from any thread)."""
@@ -41,6 +98,24 @@ class Live:
                 return
             self._containers[container_id] = client
             SIGTERM_AS_EXIT.enter()
+        for watch in self._watchers():
+            watch._record("container", container_id, client)
+
+    def add_volume(self, name: str, client: docker.DockerClient) -> None:
+        """Track a volume just created (from any thread)."""
+        with self._lock:
+            if name in self._volumes:
+                return
+            self._volumes[name] = client
+            SIGTERM_AS_EXIT.enter()
+        for watch in self._watchers():
+            watch._record("volume", name, client)
+
+    def discard_volume(self, name: str) -> None:
+        """Stop tracking a volume (it is gone)."""
+        with self._lock:
+            if self._volumes.pop(name, None) is not None:
+                SIGTERM_AS_EXIT.leave()
 
     def discard(self, container_id: str) -> None:
         """Stop tracking a container (it is gone)."""
@@ -49,12 +124,16 @@ class Live:
                 SIGTERM_AS_EXIT.leave()
 
     def remove_all(self) -> None:
-        """Remove every container still alive (at interpreter exit)."""
+        """Remove every container still alive, then every volume (at interpreter exit)."""
         with self._lock:
             leftovers = list(self._containers.items())
+            volumes = list(self._volumes.items())
         for container_id, client in leftovers:
             remove(client, container_id)
             self.discard(container_id)
+        for name, client in volumes:
+            remove_volume(client, name)
+            self.discard_volume(name)
 
 
 LIVE = Live()
@@ -72,6 +151,12 @@ def remove(client: docker.DockerClient, container_id: str) -> bool:
             return True
         except docker.errors.NotFound:
             return True
+        except docker.errors.APIError as exc:
+            if _removal_in_progress(exc):  # another thread's removal (a cancelled call's)
+                return True
+            _close_unix_sockets(exc)
+            logger.warning("could not remove container %s: %s", container_id[:12], exc)
+            return False
         except (docker.errors.DockerException, requests.RequestException) as exc:
             _close_unix_sockets(exc)  # docker-py leaves a failed connect()'s socket open
             logger.warning("could not remove container %s: %s", container_id[:12], exc)
@@ -86,3 +171,32 @@ def release(client: docker.DockerClient, container_id: str) -> None:
     """Remove a tracked container, or keep tracking it for the retry at interpreter exit."""
     if remove(client, container_id):
         LIVE.discard(container_id)
+
+
+def _removal_in_progress(exc: docker.errors.APIError) -> bool:
+    """A 409 saying the engine is already removing it: as good as gone."""
+    return exc.status_code == 409 and "already in progress" in str(exc.explanation or exc)
+
+
+def remove_volume(client: docker.DockerClient, name: str) -> bool:
+    """Remove a volume; True if it is gone. A volume still in use is not removed."""
+    for attempt in (1, 2):
+        try:
+            client.api.remove_volume(name, force=True)
+            return True
+        except docker.errors.NotFound:
+            return True
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            _close_unix_sockets(exc)
+            logger.warning("could not remove volume %s: %s", name, exc)
+            return False
+        except KeyboardInterrupt:
+            if attempt == 2:
+                raise
+    return False
+
+
+def release_volume(client: docker.DockerClient, name: str) -> None:
+    """Remove a tracked volume, or keep tracking it for the retry at interpreter exit."""
+    if remove_volume(client, name):
+        LIVE.discard_volume(name)

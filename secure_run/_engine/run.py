@@ -20,52 +20,41 @@ inside ``errors.translated``.
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Callable
 
 import attrs
 import docker
-from docker.utils import socket as _sdk_socket
 
 from .._config.run_config import RunConfig
-from .._errors import ConfigError, RunTimeout
+from .._errors import ConfigError, OutputTooLarge, RunTimeout, UnsafeArchive
+from .._files.names import check_collect_names
+from .._files.tar_out import DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TOTAL
+from .._proof.probe import FrozenMap
 from .._proof.verify import verify
 from .client import session
 from .container import SecureContainer, kill, verify_started, wait_for_exit
 from .create import PullPolicy, check_pull, create, prepare
 from .errors import translated
 from .live import release
+from .output import Collector as _Collector
+from .output import OutputCallback, Streams, close_stream, io_problems, send_stdin
+from .workspace import WorkspaceVolume, input_tar, workspace_of
 
 __all__ = ["OutputCallback", "RunOptions", "RunResult", "Streams", "run", "run_prepared"]
 
 #: Seconds to wait for a killed container to be seen dead.
 _KILL_CONFIRM_S = 10.0
 
-# docker-py's attach-stream demultiplexer; it is not in the type stubs.
-_frames_iter: Callable[[Any, bool], Iterator[tuple[int, bytes]]] = getattr(  # noqa: B009
-    _sdk_socket, "frames_iter"
-)
-
-
-@attrs.frozen
-class Streams:
-    """A flag for each output stream, e.g. which ones were truncated.
-
-    .. versionadded:: 0.1
-    """
-
-    stdout: bool = False
-    stderr: bool = False
-
-    def __bool__(self) -> bool:
-        return self.stdout or self.stderr
-
 
 def _shown(data: bytes) -> str:
     return f"<{len(data)} bytes>"
+
+
+def _shown_files(files: Mapping[str, bytes]) -> str:
+    return "{" + ", ".join(f"{k!r}: {_shown(v)}" for k, v in files.items()) + "}"
 
 
 @attrs.frozen
@@ -83,8 +72,12 @@ class RunResult:
         container_id: The removed container's id.
         kill_latency_s: After a timeout, seconds from the deadline until the
             container was seen dead.
+        files: With ``collect=``, each collected file's content by its name in the
+            workspace (a read-only mapping; a directory's files as ``"dir/name"``).
+        missing: The ``collect=`` names that were not in the workspace.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 ``files`` and ``missing``.
     """
 
     exit_code: int
@@ -96,10 +89,8 @@ class RunResult:
     truncated: Streams
     container_id: str
     kill_latency_s: float | None = None
-
-
-#: Called with ``"stdout"`` or ``"stderr"`` and each chunk of output as it arrives.
-OutputCallback = Callable[[str, bytes], None]
+    files: Mapping[str, bytes] = attrs.field(factory=FrozenMap, repr=_shown_files)
+    missing: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -124,15 +115,9 @@ class RunOptions:
         on_output: OutputCallback | None,
     ) -> RunOptions:
         """The options, once each is known to be sound (before the engine is contacted)."""
-        if isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 0:
-            raise ConfigError.single(
-                "max_output", max_output, "not a byte count", "give e.g. 1_000_000"
-            )
-        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
-            raise ConfigError.single("timeout", timeout, "not a positive number of seconds",
-                                     "give e.g. 10, or None to wait for ever")  # fmt: skip
-        if stdin is not None and not isinstance(stdin, bytes):
-            raise ConfigError.single("stdin", type(stdin).__name__, "not bytes", "encode it first")
+        problems = io_problems(timeout, stdin, max_output)
+        if problems:
+            raise ConfigError(problems)
         return cls(timeout, stdin, max_output, strict, verify, on_output)
 
 
@@ -147,6 +132,9 @@ def run(
     pull: PullPolicy = "never",
     verify: bool = False,
     on_output: OutputCallback | None = None,
+    files: Mapping[str, bytes | os.PathLike[str]] | None = None,
+    collect: Sequence[str] = (),
+    max_collect: int = DEFAULT_MAX_TOTAL,
 ) -> RunResult:
     """Run a container to completion and return what it did; the container is removed.
 
@@ -158,6 +146,13 @@ def run(
     Standard output and error are kept apart and capped at ``max_output`` bytes
     each. ``stdin`` is written to the process (this works with a read-only root).
 
+    ``files`` are put into the config's workspace before the command starts
+    (bytes, or paths of host files, by names relative to the workspace), and the
+    ``collect`` names are read from it after the command ended, into
+    ``RunResult.files`` (a name ending in ``/`` collects a directory). What is
+    collected was written by the sandbox: links are refused, never followed, and
+    ``max_collect`` caps the bytes read in all (see :meth:`SecureContainer.get`).
+
     Raises:
         DaemonUnavailable: As for :func:`launch`.
         ImageNotFound: As for :func:`launch`.
@@ -165,14 +160,70 @@ def run(
         LaunchError: As for :func:`launch`.
         HardeningNotApplied: As for :func:`launch`. A timeout is not an error: see
             ``RunResult.timed_out``.
+        ConfigError: Also for ``files`` or ``collect`` without a workspace, a bad
+            name, or more input than the workspace holds (before any engine call).
+        UnsafeArchive: A collected entry is a link, a device or a FIFO; nothing of
+            it was read. The run's result is on the error's ``result``.
+        OutputTooLarge: The collected files passed ``max_collect``; the run's
+            result is on the error's ``result``.
 
     .. versionadded:: 0.1
     """
     options = RunOptions.checked(timeout, stdin, max_output, strict, verify, on_output)
     check_pull(pull)
+    transfer = Transfer.checked(cfg, files, collect, max_collect)
     with session(client) as engine:
         prepare(cfg, engine, pull)
-        return run_prepared(engine, cfg, options)
+        if transfer is None:
+            return run_prepared(engine, cfg, options)
+        return _run_with_files(engine, cfg, options, transfer)
+
+
+@attrs.frozen
+class Transfer:
+    """The files of one :func:`run`: the tar to put, and the names to collect."""
+
+    archive: bytes | None
+    names: tuple[str, ...]
+    collect: tuple[str, ...]
+    max_collect: int
+
+    @classmethod
+    def checked(
+        cls,
+        cfg: RunConfig,
+        files: Mapping[str, bytes | os.PathLike[str]] | None,
+        collect: Sequence[str],
+        max_collect: int,
+    ) -> Transfer | None:
+        """The transfer, every name and size checked (before the engine is contacted)."""
+        if not files and not collect:
+            return None
+        workspace_of(cfg, "files= and collect=")
+        if isinstance(max_collect, bool) or not isinstance(max_collect, int) or max_collect < 0:
+            raise ConfigError.single("max_collect", max_collect, "not a byte count",
+                                     "give e.g. 100_000_000")  # fmt: skip
+        names = tuple(check_collect_names(collect)) if collect else ()
+        archive = input_tar(cfg, files) if files else None
+        return cls(archive, tuple(files or ()), names, max_collect)
+
+
+def _run_with_files(
+    client: docker.DockerClient, cfg: RunConfig, options: RunOptions, transfer: Transfer
+) -> RunResult:
+    """Put the files, run the command, collect its files: all in one keeper's workspace."""
+    with WorkspaceVolume.open(client, cfg, strict=options.strict) as workspace:
+        if transfer.archive is not None:
+            workspace.put_tar(transfer.archive, transfer.names)
+        result = run_prepared(client, cfg, options, workspace_volume=workspace.volume)
+        try:
+            found, missing = workspace.collect(
+                transfer.collect, max_total=transfer.max_collect, max_entries=DEFAULT_MAX_ENTRIES
+            )
+        except (UnsafeArchive, OutputTooLarge) as exc:
+            exc.result = result
+            raise
+    return attrs.evolve(result, files=FrozenMap(found), missing=missing)
 
 
 def run_prepared(
@@ -181,13 +232,15 @@ def run_prepared(
     options: RunOptions,
     *,
     on_created: Callable[[str], None] | None = None,
+    workspace_volume: str | None = None,
 ) -> RunResult:
     """Create, run and remove one container; ``on_created`` sees its id before the start.
 
     Shared by :func:`run` and :func:`~secure_run.run_many`, which tracks the ids so an
     interrupt can kill what runs. The container is removed on every path.
     """
-    container_id = create(client, cfg, strict=options.strict, stdin=options.stdin is not None)
+    container_id = create(client, cfg, strict=options.strict, stdin=options.stdin is not None,
+                          workspace_volume=workspace_volume)  # fmt: skip
     try:
         if on_created is not None:
             on_created(container_id)
@@ -201,38 +254,6 @@ def run_prepared(
         release(client, container_id)
 
 
-class _Collector:
-    """Reads the attached stream in a thread, keeping at most ``limit`` bytes a stream."""
-
-    def __init__(self, sock: Any, limit: int, on_output: OutputCallback | None) -> None:
-        self.sock = sock
-        self._limit = limit
-        self._on_output = on_output
-        self.data = {1: bytearray(), 2: bytearray()}
-        self.truncated = {1: False, 2: False}
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._read, daemon=True, name="secure-run-output")
-        self._thread.start()
-
-    def _read(self) -> None:
-        try:
-            for stream, chunk in _frames_iter(self.sock, False):
-                buffer = self.data.get(stream)
-                if buffer is None:
-                    continue
-                if self._on_output is not None:
-                    self._on_output("stdout" if stream == 1 else "stderr", chunk)
-                room = self._limit - len(buffer)
-                if len(chunk) > room:
-                    self.truncated[stream] = True
-                buffer += chunk[: max(room, 0)]  # keep draining, so the process never blocks
-        except (OSError, ValueError) as exc:
-            self.error = exc
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
-
-
 @contextlib.contextmanager
 def _attached(
     client: docker.DockerClient, container_id: str, options: RunOptions
@@ -244,21 +265,7 @@ def _attached(
     try:
         yield _Collector(sock, options.max_output, options.on_output)
     finally:
-        _close_attach(sock)
-
-
-def _raw(sock: Any) -> socket.socket:
-    raw: socket.socket = getattr(sock, "_sock", sock)
-    return raw
-
-
-def _close_attach(sock: Any) -> None:
-    """Close the attach stream: the file wrapper first, then the socket under it."""
-    raw = _raw(sock)
-    with contextlib.suppress(OSError):
-        if sock is not raw:
-            sock.close()
-        raw.close()
+        close_stream(sock)
 
 
 def _start(
@@ -271,19 +278,8 @@ def _start(
     if options.verify:
         verify_started(SecureContainer(container_id, cfg, client), options.strict)
     if options.stdin is not None:
-        _send_stdin(sock, options.stdin)
+        send_stdin(sock, options.stdin)
     return started
-
-
-def _send_stdin(sock: Any, data: bytes) -> None:
-    raw = _raw(sock)
-    try:
-        raw.sendall(data)
-    except BrokenPipeError:
-        pass  # the process exited without reading all of it
-    finally:
-        with contextlib.suppress(OSError):
-            raw.shutdown(socket.SHUT_WR)
 
 
 @attrs.frozen

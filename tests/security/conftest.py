@@ -19,7 +19,9 @@ Each line has:
     ``chown``, ``mknod``, ``mount``, ``raw-socket``, ``sethostname``, ``ptrace``,
     ``ptrace-outside``, ``kill-outside``, ``init-module``, ``finit-module``,
     ``settime``, ``unshare-user``, ``setuid-escalation``, ``visibility``, ``network``,
-    ``host-surface`` or ``shell-injection``.
+    ``host-surface``, ``shell-injection``, and for what comes out of a workspace
+    ``link-to-secret``, ``link-as-directory``, ``hostile-tree``, ``tar-bomb``,
+    ``tar-bomb-tree``, ``many-files`` or ``workspace-full``.
 ``preset``
     The preset the container came from: ``"restricted"`` or ``"sandbox"``.
 ``result``

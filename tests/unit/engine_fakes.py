@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import struct
 from typing import Any, Callable, cast
 
 import docker
@@ -33,6 +34,7 @@ class FakeApi:
         self.runs_for_ever = False
         self.exit_code = 0
         self.containers_listed: list[dict[str, Any]] = []
+        self.volumes_listed: list[dict[str, Any]] = []
         self.sigterm_at_create: object = None
         self.sigterm_at_start: object = None
         self._count = 0
@@ -81,15 +83,20 @@ class FakeApi:
         code = 137 if container_id in self.killed else self.exit_code
         return {"State": {"ExitCode": code, "OOMKilled": False, "Running": False}}
 
-    def exec_create(self, container_id: str, cmd: list[str], user: str = "") -> dict[str, str]:
+    def exec_create(self, container_id: str, cmd: list[str], **kwargs: Any) -> dict[str, str]:
         self._call("exec")
         return {"Id": "exec1"}
 
-    def exec_start(self, exec_id: str, demux: bool = False) -> tuple[bytes, bytes]:
-        return b"out", b""
+    def exec_start(self, exec_id: str, **kwargs: Any) -> socket.socket:
+        """The exec's attached stream: one stdout frame, ``out``, then the end."""
+        ours, theirs = socket.socketpair()
+        theirs.sendall(struct.pack(">BxxxL", 1, 3) + b"out")
+        theirs.close()
+        self._peers.append(ours)
+        return ours
 
     def exec_inspect(self, exec_id: str) -> dict[str, int]:
-        return {"ExitCode": 0}
+        return {"ExitCode": 0, "Running": False, "Pid": 0}
 
     def remove_container(self, container_id: str, force: bool = False, v: bool = False) -> None:
         self._call("remove")
@@ -101,6 +108,14 @@ class FakeApi:
         self._call("containers")
         self.calls.append(f"filters={filters}")
         return self.containers_listed
+
+    def volumes(self, filters: Any = None) -> dict[str, Any]:
+        self._call("volumes")
+        return {"Volumes": self.volumes_listed}
+
+    def remove_volume(self, name: str, force: bool = False) -> None:
+        self._call("remove_volume")
+        self.removed.append(name)
 
 
 class FakeClient:
