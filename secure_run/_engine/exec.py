@@ -260,6 +260,7 @@ class _Session:
         self._keep = keep
         self._on_output = on_output
         self._kill_lock = threading.Lock()
+        self._finish_lock = threading.Lock()
         self._kill_error: BaseException | None = None
         self._ended_code: int | None = None
         self._baseline: Baseline | None = None
@@ -422,7 +423,15 @@ class _Session:
     # -- the end ----------------------------------------------------------------------
 
     def finish(self) -> ExecResult:
-        """Close the socket, join the threads, and return the result (once)."""
+        """Close the socket, join the threads, and return the result, once.
+
+        Whichever thread asks first does it: a stream's reader, or its ``close()``
+        from another thread; the other gets the same result.
+        """
+        with self._finish_lock:
+            return self._finish()
+
+    def _finish(self) -> ExecResult:
         if self._result is not None:
             return self._result
         if self._timer is not None:
