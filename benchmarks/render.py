@@ -28,6 +28,7 @@ CONCURRENCY_GOAL = 0.95  # run_many's throughput at least 95% of docker-py's
 AUDIT_GOAL = 20.0
 IMPORT_GOAL = 1.15  # import secure_run at most 1.15x import docker
 CLI_GOAL_MS = 150.0  # secure-run --help and secure-run presets
+AIO_GOAL = 0.95  # N concurrent sra.run calls: throughput at least 95% of run_many's
 
 
 WAY_ORDER = (
@@ -226,6 +227,7 @@ def _summary(res: dict[str, Any]) -> list[str]:
             )
         )
     rows += _startup_goals(_ok(res, "startup"))
+    rows += _sessions_goals(_ok(res, "sessions"))
     lines = ["", "## Goals", "", "| what | goal | measured | |", "|---|---|---|---|"]
     lines += [f"| {a_} | {b_} | {c_} | {d_} |" for a_, b_, c_, d_ in rows]
     return lines
@@ -626,6 +628,206 @@ def _startup(st: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _cell(s: dict[str, float]) -> str:
+    """A median in ms with its quartiles."""
+    return f"{_ms(s['median'])} ({_iqr_ms(s)})"
+
+
+def _vs(row: dict[str, Any]) -> str:
+    r = row["ratio"]
+    return f"{r['median']:.2f} ({r['q1']:.2f}-{r['q3']:.2f})"
+
+
+def _part_ok(s: dict[str, Any], key: str) -> dict[str, Any] | None:
+    part = s.get(key)
+    return part if part and "error" not in part else None
+
+
+def _part_failed(s: dict[str, Any], key: str, title: str) -> list[str]:
+    part = s.get(key)
+    if part and "error" in part:
+        return ["", f"### {title}", "", f"**Could not run:** {part['error']}"]
+    return []
+
+
+def _sessions_goals(s: dict[str, Any] | None) -> list[tuple[str, str, str, str]]:
+    a = _part_ok(s, "aio") if s else None
+    if not a:
+        return []
+    r = a["aio_ratio"]["median"]
+    return [(f"{a['workers']} concurrent `sra.run` vs `run_many(workers={a['workers']})`, "
+             "throughput", f"≥ {AIO_GOAL:.0%}", f"{r:.0%}", _met(r >= AIO_GOAL))]  # fmt: skip
+
+
+_FILE_WAYS = {
+    "put 1 file (64 KiB)": ("`box.put({name: data})`", "`put_archive`"),
+    "put 100 files (1 KiB each)": ("`box.put({...100 names...})`", "`put_archive`"),
+    "get 1 file (64 KiB)": ("`box.get(name)`", "`get_archive`, `tarfile` read"),
+    "get 100 files (1 KiB each), as a tree": (
+        '`box.get_tree("many/", into=dir)`', "`get_archive`, `tarfile` `extractall`"),
+}  # fmt: skip
+
+
+def _session_files(f: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "### Files in and out, and exec",
+        "",
+        f"{f['rounds']} rounds, each way once per round in a rotating order, after one "
+        "warm-up call each. secure_run goes through a launched box (restricted preset, "
+        '`.workspace("/workspace", "64m")`, `sleep` as its command): a put or get is one '
+        "archive request to the box's workspace keeper, with every name and size checked "
+        "on the way in and every entry on the way out (links refused, caps on size, total "
+        "and count). **The docker-py baseline** is a plain running container of the same "
+        "settings (read-only root, user 65534, no network) with a tmpfs-backed volume of "
+        "the same size mounted at `/workspace`; it calls `put_archive` / `get_archive` on "
+        "that container directly, builds its tar with `tarfile` (files owned by 65534), "
+        "reads one file with `extractfile` and extracts a tree with `extractall(filter="
+        '"data")`. It checks no caps. docker-py cannot reach a `HostConfig.Tmpfs` '
+        "(`--tmpfs`) of a read-only-root container at all: the engine refuses with "
+        '"container rootfs is marked read-only" (and on a writable root the archive lands '
+        "under the tmpfs, unseen by the container), so a volume is the only raw way that "
+        "works.",
+        "",
+        "| operation | secure_run | median (quartiles, ms) | docker-py | median (quartiles, ms) "
+        "| ratio (secure_run / docker-py) |",
+        "|---|---|---:|---|---:|---:|",
+    ]
+    for label, row in f["files"].items():
+        ours, base = _FILE_WAYS.get(label, (label, "docker-py"))
+        lines.append(f"| {label} | {ours} | {_cell(row['ours_s'])} | {base} "
+                     f"| {_cell(row['base_s'])} | {_vs(row)} |")  # fmt: skip
+    for label, row in f["exec"].items():
+        call = '`box.exec(["true"], timeout=5)`' if "timeout" in label else '`box.exec(["true"])`'
+        lines.append(f"| exec round trip | {call} | {_cell(row['ours_s'])} "
+                     f"| `container.exec_run([\"true\"])`, same container "
+                     f"| {_cell(row['base_s'])} | {_vs(row)} |")  # fmt: skip
+    lines += [
+        "",
+        "Ratios are medians of the per-round ratios. `box.exec` keeps standard output "
+        "and error apart and caps them; with a timeout it also arranges to kill the "
+        "command and every process it started at the deadline.",
+    ]
+    return lines
+
+
+def _session_steps(ss: dict[str, Any]) -> list[str]:
+    r = ss["ratio"]
+    return [
+        "",
+        f"### A {ss['steps']}-step session against {ss['steps']} runs",
+        "",
+        f"One session: `sr.launch(cfg)` with a workspace, `box.put` of a seed file, "
+        f"{ss['steps']} `box.exec` calls (`sh -c`, each reading the previous step's file "
+        "and writing the next), `box.get` of the last file, and the box closed (its "
+        f"container, keeper and volume removed). Against it, {ss['steps']} separate "
+        "`sr.run(cfg, files={previous}, collect=[next])` calls doing the same steps, each "
+        "with its own volume, keeper and container. Both end with the same bytes. "
+        f"{ss['rounds']} rounds, interleaved.",
+        "",
+        "| way | median | quartiles (ms) |",
+        "|---|---:|---:|",
+        f"| one session | {_ms(ss['ours_s']['median'])} | {_iqr_ms(ss['ours_s'])} |",
+        f"| {ss['steps']} `sr.run` calls | {_ms(ss['base_s']['median'])} "
+        f"| {_iqr_ms(ss['base_s'])} |",
+        "",
+        f"The session takes {r['median']:.2f}x the time of the separate runs (median of "
+        f"the per-round ratios, quartiles {r['q1']:.2f}-{r['q3']:.2f}).",
+    ]
+
+
+def _session_aio(a: dict[str, Any]) -> list[str]:
+    r, own = a["aio_ratio"], a["aio_own_client_ratio"]
+    return [
+        "",
+        "### asyncio: `sra.run` throughput",
+        "",
+        f"{a['containers']} containers of `true` per batch, {a['rounds']} rounds, the order "
+        f"rotated each round (`benchmarks/aio_throughput.py`): `sr.run_many(configs, "
+        f"workers={a['workers']})` against {a['workers']} `sra.run` calls in flight at a "
+        "time (`asyncio.gather` under a semaphore), both with one shared client, and "
+        "the same `sra.run` calls with no client given (each makes its own). The ratio "
+        "is `run_many`'s time over the other's, per round (above 1: faster than `run_many`).",
+        "",
+        "| way | throughput | ratio to `run_many` |",
+        "|---|---:|---:|",
+        f"| `sr.run_many(workers={a['workers']})` | {a['run_many_per_s']:.1f}/s | 1 |",
+        f"| `sra.run`, shared client | {a['aio_per_s']:.1f}/s "
+        f"| {r['median']:.3f} ({r['q1']:.2f}-{r['q3']:.2f}) |",
+        f"| `sra.run`, a client per call | {a['aio_own_client_per_s']:.1f}/s "
+        f"| {own['median']:.3f} ({own['q1']:.2f}-{own['q3']:.2f}) |",
+    ]
+
+
+def _session_epicbox(e: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "### For context: epicbox",
+        "",
+    ]
+    if "error" in e:
+        return [*lines, f"No epicbox row: {e['error']}."]
+    r = e["ratio"]
+    lines += [
+        f"epicbox {e['version']} from PyPI (installed with `python3 -m pip install "
+        'epicbox`, not a dependency of secure_run), `epicbox.run(profile, "sh main.sh", '
+        "files=[main.sh])` on the same engine and image, profile user 65534, its default "
+        'limits, against `sr.run(cfg, files={"main.sh": ...})` with a workspace; the '
+        "script echoes a line. "
+        + (
+            f"epicbox does not run as installed here: its client setup fails with `{e['shim']}` "
+            "(urllib3 2 renamed `method_whitelist` to `allowed_methods`); it was measured "
+            "with that one argument renamed, and its containers labelled like the others. "
+            if e.get("shim")
+            else ""
+        )
+        + "epicbox writes the files into the container's own writable layer before it "
+        "starts (so its root cannot be read-only), and does not verify the container; "
+        "`sr.run` creates a tmpfs volume and its keeper container, puts the file through "
+        "the keeper, runs a read-only-root container on the volume, verifies it before "
+        f"the start, and removes all three. {e['rounds']} rounds, interleaved. "
+        "`sr.run` with no files (the script in `sh -c`) is there to show what the "
+        "workspace costs.",
+        "",
+        "| way | median | quartiles (ms) |",
+        "|---|---:|---:|",
+        f"| `epicbox.run`, one file | {_ms(e['base_s']['median'])} | {_iqr_ms(e['base_s'])} |",
+        f"| `sr.run`, one file | {_ms(e['ours_s']['median'])} | {_iqr_ms(e['ours_s'])} |",
+        f"| `sr.run`, no files | {_ms(e['no_files_s']['median'])} | {_iqr_ms(e['no_files_s'])} |",
+        "",
+        f"`sr.run` with a file takes {r['median']:.2f}x epicbox's time (median of the "
+        f"per-round ratios, quartiles {r['q1']:.2f}-{r['q3']:.2f}); the workspace (its "
+        "volume, and a keeper container created, started, verified and removed) adds "
+        f"{_ms(e['ours_s']['median'] - e['no_files_s']['median'])} to a run.",
+    ]
+    return lines
+
+
+def _sessions(s: dict[str, Any]) -> list[str]:
+    when = f"Measured {s['date']}" if s.get("date") else "Measured"
+    load = s.get("load_before") or []
+    lines = [
+        "",
+        "## 8. Files and sessions",
+        "",
+        f"{when} by `python3 benchmarks/sessions.py --save`, which can run apart from "
+        "the other sections"
+        + (f" (load average {', '.join(f'{x:.2f}' for x in load)} at its start)" if load else "")
+        + ", on the same engine with the test image; every container carries the "
+        "benchmark labels and is removed, and so is every volume.",
+    ]
+    for key, title, part in (
+        ("files", "Files in and out, and exec", _session_files),
+        ("session", "A 5-step session", _session_steps),
+        ("aio", "asyncio: `sra.run` throughput", _session_aio),
+    ):
+        ok = _part_ok(s, key)
+        lines += part(ok) if ok else _part_failed(s, key, title)
+    if s.get("epicbox"):
+        lines += _session_epicbox(s["epicbox"])
+    return lines
+
+
 _TITLES = {
     "e2e": "1. End to end",
     "config": "2. Config",
@@ -634,6 +836,7 @@ _TITLES = {
     "audit": "5. Audit",
     "import": "6. Import time",
     "startup": "7. Start-up",
+    "sessions": "8. Files and sessions",
 }
 
 
@@ -648,6 +851,7 @@ def render(res: dict[str, Any]) -> str:
         ("audit", _audit),
         ("import", _import),
         ("startup", _startup),
+        ("sessions", _sessions),
     ):
         section = res.get(key)
         if section and "error" in section:
@@ -659,16 +863,22 @@ def render(res: dict[str, Any]) -> str:
         "## Reproducing",
         "",
         "`make bench` (needs `pip install -e '.[bench]'` for python-on-whales and "
-        "testcontainers) runs every section and rewrites this page in about ten minutes; "
+        "testcontainers) runs every section and rewrites this page in about 13 minutes; "
         "`BENCH_QUICK=1 make bench` is a smoke run that leaves the page alone. Each "
         "section also runs alone: `python3 benchmarks/e2e.py`, `config_speed.py`, "
         "`verify_cost.py`, `concurrency.py`, `audit_speed.py`, `import_time.py`, "
-        "`startup.py`.",
+        "`startup.py`, `sessions.py` (which also calls `aio_throughput.py`).",
     ]
     if res.get("leftover_containers"):
         lines += [
             "",
             f"**{res['leftover_containers']} benchmark container(s) were left "
+            "behind and removed at the end.**",
+        ]
+    if res.get("leftover_volumes"):
+        lines += [
+            "",
+            f"**{res['leftover_volumes']} benchmark volume(s) were left "
             "behind and removed at the end.**",
         ]
     return "\n".join(lines) + "\n"

@@ -4,7 +4,7 @@
 so the page can be regenerated and checked without an engine: ``python3
 benchmarks/render.py --check``) and ``docs/performance.md``.
 
-    python3 benchmarks/run_all.py                  # everything, about 10 minutes
+    python3 benchmarks/run_all.py                  # everything, about 13 minutes
     BENCH_QUICK=1 python3 benchmarks/run_all.py    # a smoke run: few repeats, small sizes
     python3 benchmarks/run_all.py --only e2e config --note "..."
 
@@ -35,10 +35,11 @@ import docker
 import e2e
 import import_time
 import render
+import sessions
 import startup
 import verify_cost
 
-SECTIONS = ("e2e", "config", "verify", "concurrency", "audit", "import", "startup")
+SECTIONS = ("e2e", "config", "verify", "concurrency", "audit", "import", "startup", "sessions")
 
 
 def run_audit(client: docker.DockerClient, image: str) -> dict[str, Any]:
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             "audit": lambda: run_audit(client, image),
             "import": lambda: import_time.measure(5 if common.QUICK else 30),
             "startup": lambda: startup.measure(5 if common.QUICK else 20),
+            "sessions": lambda: sessions.measure(client, image),  # files, exec, aio, epicbox
         }
         for name in SECTIONS:
             if name not in wanted:
@@ -109,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         results["leftover_containers"] = common.remove_leftovers(client)
+        results["leftover_volumes"] = sessions.remove_volumes(client)
         client.close()
     results["elapsed_s"] = time.monotonic() - started
 

@@ -100,3 +100,62 @@ def test_a_failed_section_is_reported_not_fatal(results) -> None:
     assert "**Could not run:** HardeningNotApplied: the container was removed mid-run" in page
     assert "## 4. Concurrency" in page
     assert "verify, inspect only" not in page  # no goal row judged from missing figures
+
+
+def _s(median: float) -> dict[str, float]:
+    """A summary as ``common.summary`` gives it."""
+    return {"median": median, "q1": median * 0.9, "q3": median * 1.1, "n": 5}
+
+
+def _pair(ours: float, base: float) -> dict[str, Any]:
+    return {"ours_s": _s(ours), "base_s": _s(base), "ratio": _s(ours / base)}
+
+
+def _sessions(aio_ratio: float) -> dict[str, Any]:
+    """A ``sessions`` section as ``benchmarks/sessions.py`` saves it."""
+    files = {label: _pair(0.050, 0.040) for label in (
+        "put 1 file (64 KiB)", "put 100 files (1 KiB each)", "get 1 file (64 KiB)",
+        "get 100 files (1 KiB each), as a tree")}  # fmt: skip
+    return {
+        "date": "2026-01-03 04:05 UTC",
+        "load_before": [0.5, 0.4, 0.3],
+        "files": {"rounds": 30, "files": files,
+                  "exec": {"box.exec": _pair(0.06, 0.05),
+                           "box.exec, timeout=5": _pair(0.07, 0.05)}},
+        "session": {"steps": 5, "rounds": 5, **_pair(1.0, 4.0)},
+        "aio": {"workers": 8, "containers": 24, "rounds": 3, "run_many_per_s": 8.0,
+                "aio_per_s": 8.0 * aio_ratio, "aio_own_client_per_s": 7.0,
+                "aio_ratio": _s(aio_ratio), "aio_own_client_ratio": _s(0.875)},
+        "epicbox": {"version": "1.1.0", "shim": "TypeError: no method_whitelist", "rounds": 10,
+                    **_pair(0.6, 0.2), "no_files_s": _s(0.25)},
+    }  # fmt: skip
+
+
+def test_files_and_sessions_section_renders_every_part(results) -> None:
+    """The sessions section shows files, exec, the session, aio and epicbox, and judges aio."""
+    results["sessions"] = _sessions(aio_ratio=1.01)
+    page = render.render(results)
+    section = page.split("## 8. Files and sessions")[1].split("## Reproducing")[0]
+    for fact in ("Measured 2026-01-03 04:05 UTC", "| put 100 files (1 KiB each) |",
+                 "| get 100 files (1 KiB each), as a tree |", "`box.exec([\"true\"], timeout=5)`",
+                 "container rootfs is marked read-only", "| one session | 1000.0 ms |",
+                 "| `sra.run`, shared client | 8.1/s | 1.010", "epicbox 1.1.0",
+                 "TypeError: no method_whitelist", "| `sr.run`, no files | 250.0 ms |",
+                 "takes 3.00x epicbox's time"):  # fmt: skip
+        assert fact in section, fact
+    assert "**met**" in _goal(page, "8 concurrent `sra.run`")
+    results["sessions"] = _sessions(aio_ratio=0.90)
+    assert "**missed**" in _goal(render.render(results), "8 concurrent `sra.run`")
+
+
+def test_a_failed_sessions_part_is_reported_and_the_rest_renders(results) -> None:
+    """A part that raised shows its error, epicbox's error says why there is no row."""
+    section = _sessions(aio_ratio=1.0)
+    section["aio"] = {"error": "LaunchError: the engine went away"}
+    section["epicbox"] = {"error": "epicbox does not import here (ModuleNotFoundError)"}
+    results["sessions"] = section
+    page = render.render(results)
+    assert "### asyncio: `sra.run` throughput\n\n**Could not run:** LaunchError" in page
+    assert "No epicbox row: epicbox does not import here (ModuleNotFoundError)." in page
+    assert "| one session |" in page
+    assert not [line for line in page.splitlines() if line.startswith("| 8 concurrent")]
