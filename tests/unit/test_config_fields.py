@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Union
 
 import attrs
 import pytest
@@ -39,7 +40,14 @@ def test_every_init_field_is_type_checked(field):
 
 @pytest.mark.parametrize(
     "annotation",
-    [dict[str, int], list[str], set[int], object, int | str | tuple[int, ...], "tuple[str, ...]"],
+    [
+        dict[str, int],
+        list[str],
+        set[int],
+        object,
+        Union[int, str, tuple[int, ...]],
+        "tuple[str, ...]",
+    ],
     ids=str,
 )
 def test_an_annotation_the_type_rule_cannot_check_is_an_error(annotation):
