@@ -25,9 +25,12 @@ RunExample = Callable[..., "subprocess.CompletedProcess[str]"]
 
 #: Every example, each run by a test below; ``test_every_example_is_run`` keeps it whole.
 RUN_BY_A_TEST = (
+    "agent_session.py",
+    "async_handler.py",
     "audit_running.py",
     "errors.py",
     "export.py",
+    "grader.py",
     "migrating.py",
     "orchestrator.py",
     "pytest_harness.py",
@@ -136,6 +139,60 @@ def test_migrating_after_snippets_run(run_example: RunExample, test_image: str) 
                  "llm-sandbox"):  # fmt: skip
         assert f"ok     {name}: " in out
     assert "FAILED" not in out
+
+
+@pytest.mark.docker
+def test_grader_grades_hostile_submissions_safely(run_example: RunExample, test_image: str) -> None:
+    """grader.py scores each submission; a link, a loop and a flood fail safely, named."""
+    out = _ok(run_example("grader.py", image=test_image))
+    for score in ("careful: 3/3", "hasty: 2/3", "silent: 0/3", "linker: 0/3", "spinner: 0/3",
+                  "flooder: 0/3"):  # fmt: skip
+        assert f"{score}\n" in out
+    assert "test 3: wrong answer b'A MUCH LONGER LINE', expected" in out
+    assert "no output.txt written (exit 0)" in out
+    assert "refused output.txt: a symbolic link to '/etc/passwd'" in out
+    assert "root:" not in out  # the link's target was never read
+    assert "killed at the 2 s timeout" in out
+    assert "answer of more than 65536 bytes, not read" in out
+    assert "graded 6 submissions; 6 got the score they should" in out
+
+
+@pytest.mark.docker
+def test_agent_session_streams_and_survives_a_timeout(
+    run_example: RunExample, test_image: str
+) -> None:
+    """agent_session.py: files pass between steps, output streams, a hung step is killed."""
+    out = _ok(run_example("agent_session.py", image=test_image))
+    assert "one container for 10 steps" in out
+    assert "    -> wrote 50 bytes to data/sales.csv" in out
+    assert "    -> east 55\n    -> north 150\n    -> south 80\n" in out  # read back by get()
+    for i in (1, 2, 3):
+        assert f"stdout| checking {i}/3\n" in out  # printed by the streaming callback
+    assert "    -> timed out after 2 s: the command and all it started were killed" in out
+    after = out.split("step 7: run(command='ps -o pid,args'", 1)[1].split("step 8:", 1)[0]
+    assert "sleep 3600" in after
+    assert "sleep 600" not in after
+    assert "    -> downloaded results/report.txt, results/rows.txt" in out
+    for check in ("the report came back through the workspace",
+                  "a step timed out and the session went on",
+                  "nothing of the timed-out step is left"):  # fmt: skip
+        assert f"ok: {check}" in out
+
+
+@pytest.mark.docker
+def test_async_handler_serves_at_once_and_cancels(run_example: RunExample, test_image: str) -> None:
+    """async_handler.py answers 5 concurrent requests, then a hang-up cancels and leaves nothing."""
+    out = _ok(run_example("async_handler.py", image=test_image))
+    assert "serving on 127.0.0.1:" in out
+    assert "5 requests at once, answered in" in out
+    assert '"out.txt": "42\\n"}' in out
+    assert '"stdout": "wrote out.txt\\n", "out.txt": "nobody\\n"}' in out
+    assert '"out.txt": "25\\n"}' in out
+    assert '{"status": 422, "error": "UnsafeArchive"}' in out  # the symlink's answer
+    assert '"exit_code": 137, "timed_out": true' in out
+    assert "run cancelled: True" in out
+    assert "left behind by this server's runs: 0 containers, 0 volumes" in out
+    assert out.endswith("server shut down\n")
 
 
 # -- the audit example: a scene of one hardened and one plain container ----------------
