@@ -212,6 +212,7 @@ class OutputTooLarge(SecureRunError):
 
     def __init__(self, what: str, cap: str, limit: int, detail: str = "") -> None:
         self.result: object = None
+        self.detail = detail
         self.what = what
         self.cap = cap
         self.limit = limit

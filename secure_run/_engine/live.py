@@ -15,6 +15,7 @@ import atexit
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 
 import docker
@@ -27,6 +28,9 @@ from .signals import SIGTERM_AS_EXIT
 __all__ = ["LIVE", "Watch", "release", "release_volume", "remove", "remove_volume"]
 
 logger = logging.getLogger("secure_run")
+
+#: Seconds to wait for a removal another thread started to end.
+_REMOVAL_WAIT_S = 5.0
 
 
 class Watch:
@@ -153,7 +157,7 @@ def remove(client: docker.DockerClient, container_id: str) -> bool:
             return True
         except docker.errors.APIError as exc:
             if _removal_in_progress(exc):  # another thread's removal (a cancelled call's)
-                return True
+                return _gone(client, container_id)
             _close_unix_sockets(exc)
             logger.warning("could not remove container %s: %s", container_id[:12], exc)
             return False
@@ -174,18 +178,49 @@ def release(client: docker.DockerClient, container_id: str) -> None:
 
 
 def _removal_in_progress(exc: docker.errors.APIError) -> bool:
-    """A 409 saying the engine is already removing it: as good as gone."""
+    """A 409 saying the engine is already removing it (for another thread)."""
     return exc.status_code == 409 and "already in progress" in str(exc.explanation or exc)
 
 
+def _gone(client: docker.DockerClient, container_id: str) -> bool:
+    """Wait for another thread's removal to end, so its volumes are free; True once gone."""
+    deadline = time.monotonic() + _REMOVAL_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            client.api.inspect_container(container_id)
+        except docker.errors.NotFound:
+            return True
+        except (docker.errors.DockerException, requests.RequestException):
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def _in_use(exc: docker.errors.APIError) -> bool:
+    return exc.status_code == 409 and "in use" in str(exc.explanation or exc)
+
+
 def remove_volume(client: docker.DockerClient, name: str) -> bool:
-    """Remove a volume; True if it is gone. A volume still in use is not removed."""
-    for attempt in (1, 2):
+    """Remove a volume; True if it is gone.
+
+    A volume still in use is not removed; one whose container is being removed right
+    now (by another thread) is waited for, a few seconds at most.
+    """
+    deadline = time.monotonic() + _REMOVAL_WAIT_S
+    attempt = 1
+    while attempt <= 2:
         try:
             client.api.remove_volume(name, force=True)
             return True
         except docker.errors.NotFound:
             return True
+        except docker.errors.APIError as exc:
+            if _in_use(exc) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            _close_unix_sockets(exc)
+            logger.warning("could not remove volume %s: %s", name, exc)
+            return False
         except (docker.errors.DockerException, requests.RequestException) as exc:
             _close_unix_sockets(exc)
             logger.warning("could not remove volume %s: %s", name, exc)
@@ -193,6 +228,7 @@ def remove_volume(client: docker.DockerClient, name: str) -> bool:
         except KeyboardInterrupt:
             if attempt == 2:
                 raise
+            attempt += 1
     return False
 
 

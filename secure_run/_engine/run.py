@@ -220,7 +220,11 @@ def _run_with_files(
             found, missing = workspace.collect(
                 transfer.collect, max_total=transfer.max_collect, max_entries=DEFAULT_MAX_ENTRIES
             )
-        except (UnsafeArchive, OutputTooLarge) as exc:
+        except OutputTooLarge as exc:  # the caller's cap is max_collect, whichever was hit
+            error = OutputTooLarge(exc.what, "max_collect", transfer.max_collect, exc.detail)
+            error.result = result
+            raise error from exc
+        except UnsafeArchive as exc:
             exc.result = result
             raise
     return attrs.evolve(result, files=FrozenMap(found), missing=missing)

@@ -241,3 +241,20 @@ def test_files_without_a_workspace_are_refused_before_the_engine(test_image: str
             files={"a": b"1"},
             client=docker.DockerClient(base_url="tcp://127.0.0.1:9", version="1.41"),
         )
+
+
+def test_collecting_past_max_collect_names_that_cap_and_keeps_the_result(
+    sandbox: sr.RunBuilder,
+) -> None:
+    """run(collect=) over max_collect raises OutputTooLarge(cap="max_collect") with the result."""
+    cfg = sandbox.command(["sh", "-c", "echo ran; head -c 200000 /dev/zero > big"]).build()
+    with pytest.raises(sr.OutputTooLarge) as caught:
+        sr.run(cfg, collect=["big"], max_collect=100_000, timeout=30)
+    assert (caught.value.what, caught.value.cap, caught.value.limit) == (
+        "big",
+        "max_collect",
+        100_000,
+    )
+    assert "max_collect" in str(caught.value)
+    assert isinstance(caught.value.result, sr.RunResult)
+    assert caught.value.result.stdout == b"ran\n"
