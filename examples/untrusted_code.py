@@ -77,8 +77,11 @@ def outcome(result: sr.RunResult) -> str:
     """How a run ended: who stopped it, if anyone."""
     if result.timed_out:
         return "timed out"  # secure_run killed it at the deadline
-    if result.oom_killed:
-        return "OOM-killed"  # the kernel killed it at the memory limit
+    if result.oom_killed or result.exit_code == 137:
+        # The kernel killed it at the memory limit. A SIGKILL secure_run did not send
+        # counts too: containerd sometimes misses the OOM event (containerd#8180), and
+        # then State.OOMKilled stays false.
+        return "OOM-killed"
     if result.truncated:
         return "truncated"  # more output than max_output; the rest was dropped
     return "finished" if result.exit_code == 0 else "failed"
