@@ -27,6 +27,34 @@ lint:
 engine-stop:
 	scripts/engine.sh stop
 
+# A real three-node swarm on this machine (root): 3 dockerd nodes in network namespaces of
+# their own, 1 manager and 2 workers, the test image loaded in each. `swarm-up` prints the
+# sockets; `eval "$$(scripts/swarm.sh env)"` exports them for tests. `swarm-down` removes
+# all it made; the default engine is never touched.
+.PHONY: swarm-up swarm-down test-swarm
+swarm-up: bootstrap
+	PYTHON=$(PYTHON) scripts/swarm.sh up
+
+swarm-down:
+	scripts/swarm.sh down
+
+test-swarm:
+	eval "$$(scripts/swarm.sh env)" && SECURE_RUN_REQUIRE_SWARM=1 $(PYTHON) -m pytest tests/swarm $(PYTEST_ARGS)
+
+# A Podman engine of the project's own (root): its own config and storage under
+# $${SECURE_RUN_PODMAN_DIR:-/tmp/secure-run-podman}, runc, the API service on a socket there,
+# the test image loaded. `test-podman` plays each preset's exported Pod with `podman kube
+# play` and proves from inside what Podman applied (docs/cluster.md, "Playing the exported Pods on Podman").
+.PHONY: podman-up podman-down test-podman
+podman-up: bootstrap
+	scripts/podman.sh up
+
+podman-down:
+	scripts/podman.sh down
+
+test-podman:
+	eval "$$(scripts/podman.sh env)" && SECURE_RUN_REQUIRE_PODMAN=1 $(PYTHON) -m pytest tests/kubernetes/test_podman_play.py $(PYTEST_ARGS)
+
 # The security, fault and fuzz batteries on the real engine; writes docs/reliability.md.
 .PHONY: reliability
 reliability: bootstrap

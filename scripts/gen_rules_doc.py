@@ -4,7 +4,8 @@ Nothing here lists rules or opt-ins by hand; everything is read from the code:
 
 * the rules are the ``c.bad(field, value, message, fix)`` and ``c.needs(opt_in,
   field, value, message, fix)`` calls in the rule modules (:data:`_RULE_MODULES`:
-  ``secure_run/_config/fields.py``, ``validation.py`` and ``host_rules.py``, in the
+  ``secure_run/_config/fields.py``, ``validation.py``, ``host_rules.py``, and the
+  Swarm and Kubernetes exporters ``_export/swarm.py`` and ``kubernetes.py``, in the
   order their rules run), read from their syntax trees, grouped by the rule function
   they are in. A field held in a loop
   variable is resolved from the literal or module constant the loop runs over; a
@@ -53,7 +54,13 @@ for _path in (ROOT, ROOT / "scripts"):  # this checkout's package, and docgen be
 from secure_run import CHECKS, OptIn  # noqa: E402
 
 #: The modules of the validation rules, in the order the rules run.
-_RULE_MODULES = ("_config.fields", "_config.validation", "_config.host_rules")
+_RULE_MODULES = (
+    "_config.fields",
+    "_config.validation",
+    "_config.host_rules",
+    "_export.swarm",
+    "_export.kubernetes",
+)
 #: The modules whose ``ConfigError.single()`` calls refuse a builder method's argument.
 _INPUT_MODULES = (
     "_config.arguments",

@@ -64,6 +64,7 @@ if typing.TYPE_CHECKING:
         run,
     )
     from ._engine.many import RunOutcome, run_many
+    from ._engine.service import SecureService, service
     from ._errors import (
         ConfigError,
         DaemonUnavailable,
@@ -80,6 +81,7 @@ if typing.TYPE_CHECKING:
         WorkspaceFull,
     )
     from ._proof.verify import Check, VerifyReport, verify
+    from ._proof.verify_service import ServiceVerifyReport, TaskVerification
 
 __all__ = [
     "CHECKS",
@@ -121,7 +123,10 @@ __all__ = [
     "Seccomp",
     "SecureContainer",
     "SecureRunError",
+    "SecureService",
+    "ServiceVerifyReport",
     "Streams",
+    "TaskVerification",
     "Tmpfs",
     "Ulimit",
     "UnsafeArchive",
@@ -142,6 +147,7 @@ __all__ = [
     "presets",
     "run",
     "run_many",
+    "service",
     "verify",
 ]
 
@@ -162,10 +168,12 @@ _HOMES: dict[str, str] = {
     "._engine.facts": "EngineFacts engine_facts",
     "._engine.launch": "ExecResult ExecStream RunResult SecureContainer Streams launch run",
     "._engine.many": "RunOutcome run_many",
+    "._engine.service": "SecureService service",
     "._errors": "ConfigError DaemonUnavailable HardeningNotApplied ImageNotFound LaunchError "
     "OutputTooLarge Problem RunTimeout SandboxFileNotFound SecureRunError UnsafeArchive "
     "UnsupportedFeature WorkspaceFull",
     "._proof.verify": "Check VerifyReport verify",
+    "._proof.verify_service": "ServiceVerifyReport TaskVerification",
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names.split()}
 

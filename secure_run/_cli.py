@@ -96,8 +96,11 @@ def _parser() -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", help="print a configuration without launching it")
     _add_settings(config)
-    config.add_argument("--format", choices=("kwargs", "cli", "compose", "json", "explain"),
-                        default="explain")  # fmt: skip
+    config.add_argument("--format", default="explain",
+                        choices=("kwargs", "cli", "compose", "kubernetes", "json", "explain"))
+    config.add_argument("--kind", choices=("Pod", "Job", "Deployment"), default="Pod",
+                        help="the workload of --format kubernetes")  # fmt: skip
+    config.add_argument("--namespace", help="the namespace of --format kubernetes")
 
     listing = sub.add_parser("presets", help="list the presets, or show one with its reasons")
     listing.add_argument("name", nargs="?")

@@ -162,6 +162,11 @@ def _cmd_config(args: argparse.Namespace, out: TextIO) -> int:
         print(shlex.join(cfg.to_cli()), file=out)
     elif args.format == "compose":
         print(json.dumps({"services": {"app": cfg.to_compose()}}, indent=2), file=out)
+    elif args.format == "kubernetes":
+        from ._export.yaml import dump_all
+
+        objects = cfg.to_kubernetes(kind=args.kind, namespace=args.namespace)
+        print(dump_all(objects), end="", file=out)
     elif args.format == "json":
         import attrs
 
@@ -221,14 +226,15 @@ def _cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_cleanup(args: argparse.Namespace, out: TextIO) -> int:
-    from ._engine.cleanup import cleanup
+    from ._engine.cleanup import REAPED_KINDS, cleanup
 
     reaped = cleanup(older_than=args.older_than)
     for r in reaped:
         shown = r.name if r.kind == "volume" else f"{r.container_id[:12]} {r.name}"
         print(f"removed {r.kind} {shown}: {r.reason}", file=out)
-    volumes = sum(r.kind == "volume" for r in reaped)
-    print(f"{len(reaped) - volumes} container(s) and {volumes} volume(s) removed", file=out)
+    counts = {kind: sum(r.kind == kind for r in reaped) for kind in REAPED_KINDS}
+    shown = ", ".join(f"{n} {kind}(s)" for kind, n in counts.items())
+    print(f"removed {shown}", file=out)
     return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -18,6 +18,8 @@ from typing_extensions import Self
 from .._export.cli import to_cli
 from .._export.compose import to_compose
 from .._export.docker import to_docker_kwargs
+from .._export.kubernetes import to_kubernetes
+from .._export.swarm import to_swarm
 from .explain import explain
 from .fields import register
 from .validation import check
@@ -172,6 +174,70 @@ class RunConfig:
     def to_compose(self, *, reveal_env: bool = False) -> dict[str, Any]:
         """A compose service mapping with the same settings (see :meth:`to_cli` for env)."""
         return to_compose(self, reveal_env=reveal_env)
+
+    def to_kubernetes(
+        self,
+        *,
+        kind: str = "Pod",
+        namespace: str | None = None,
+        name: str | None = None,
+        reveal_env: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Kubernetes objects with the same settings: always a list, the workload first.
+
+        The workload is a ``Pod``, ``Job`` or ``Deployment``; with network ``none`` a
+        deny-all ``NetworkPolicy`` follows it. A setting with no
+        per-pod field is refused, unless an opt-in leaves it to the nodes
+        (``kubernetes-node-limits``, ``unbounded-restart``); the manifest then lists it in
+        its ``io.secure-run.kubernetes-losses`` annotation.
+
+        Args:
+            kind: ``"Pod"``, ``"Job"`` or ``"Deployment"``.
+            namespace: Each object's namespace; ``None`` leaves it to kubectl.
+            name: The objects' and container's name, a DNS-1123 label; the config's
+                name, else ``"secure-run"``.
+            reveal_env: Write environment values into the manifest. By default they
+                stay out: each variable is read from the key of its name in the Secret
+                ``<name>-env``.
+
+        Raises:
+            ConfigError: An unknown kind, or a name or namespace Kubernetes refuses.
+            UnsupportedFeature: Every setting Kubernetes cannot carry per pod, with why
+                and the fix.
+
+        .. versionadded:: 0.2
+        """
+        return to_kubernetes(
+            self, kind=kind, namespace=namespace, name=name, reveal_env=reveal_env
+        )
+
+    def to_swarm(
+        self,
+        *,
+        api_version: str = "1.41",
+        name: str | None = None,
+        replicas: int | None = None,
+        opt_ins: Iterable[OptIn | str] = (),
+    ) -> dict[str, Any]:
+        """Keyword arguments of ``DockerClient.services.create()``: the config as a Swarm service.
+
+        Fields docker-py has no keyword for (the ulimits) are under ``"spec_extra"``, which
+        :func:`secure_run.service` writes into the spec; docker-py refuses that key.
+
+        Args:
+            api_version: The Engine API version the swarm manager speaks.
+            name: The service's name; the config's ``name`` when omitted.
+            replicas: Replicated mode with this many tasks.
+            opt_ins: Swarm opt-ins (``"swarm-daemon-nnp"``, ``"swarm-default-swap"``).
+
+        Raises:
+            UnsupportedFeature: A setting has no form in a service at ``api_version``.
+
+        .. versionadded:: 0.2
+        """
+        return to_swarm(
+            self, api_version=api_version, name=name, replicas=replicas, opt_ins=opt_ins
+        )
 
     def explain(self) -> list[Explanation]:
         """Each setting with its value, the reason for it, and the controls it meets."""

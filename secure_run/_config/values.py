@@ -175,6 +175,36 @@ class OptIn(str, enum.Enum):
     Costs: a crash loop restarts for ever, burning CPU and filling logs, and a container that
     should stay dead comes back."""
 
+    K8S_NODE_LIMITS = "kubernetes-node-limits"
+    """Export to Kubernetes a config whose pids limit, ulimits, no-swap or log limits have no
+    per-pod field: the caller states that the cluster's nodes enforce them (the kubelet's
+    ``podPidsLimit``, swap behaviour ``NoSwap``, ``containerLogMaxSize`` and
+    ``containerLogMaxFiles``; the container runtime's default rlimits).
+    :meth:`RunConfig.to_kubernetes` refuses those settings without it, and with it writes
+    each one it did not carry into the pod's ``io.secure-run.kubernetes-losses`` annotation.
+
+    Costs: nothing in the manifest enforces them. On a node configured otherwise, a fork bomb
+    fills the node's process table, core dumps and open files are bounded only by the node's
+    defaults, the pod may swap, and its logs grow to the node's rotation size."""
+
+    SWARM_DAEMON_NNP = "swarm-daemon-nnp"
+    """A Swarm service at an Engine API below 1.44, where the service spec has no field for
+    no-new-privileges: the caller states that every node's dockerd runs with
+    ``--no-new-privileges``. Granted to :meth:`RunConfig.to_swarm` or :func:`secure_run.service`
+    (or in the config); ``verify()`` of the service reads ``NoNewPrivs`` inside each task.
+
+    Costs: the setting rests on the nodes, not on the service: a node whose dockerd lacks the flag
+    runs the tasks with setuid binaries able to raise privileges again, until a verify finds it."""
+
+    SWARM_DEFAULT_SWAP = "swarm-default-swap"
+    """A Swarm service at an Engine API below 1.52, where the service spec has no field for swap:
+    the task gets the node's default, as much swap as its memory limit where the node has swap
+    (none where it has none). Granted to :meth:`RunConfig.to_swarm` or :func:`secure_run.service`
+    (or in the config).
+
+    Costs: on a node with swap a task can use twice its memory limit in memory plus swap, and
+    slows the node down while it does."""
+
     def __str__(self) -> str:
         return self.value
 

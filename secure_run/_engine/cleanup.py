@@ -11,17 +11,25 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import attrs
 import docker
+import docker.errors
+import requests
 
-from .client import session
+from .client import low_level, session
 from .errors import translated
 from .labels import CREATED_LABEL, MANAGED_LABEL, OWNER_LABEL, owner_id
 from .live import remove, remove_volume
 
-__all__ = ["Reaped", "cleanup", "why_reaped"]
+__all__ = ["REAPED_KINDS", "Reaped", "cleanup", "why_reaped"]
+
+#: What :func:`cleanup` removes, the ``kind`` of each :class:`Reaped`.
+REAPED_KINDS = ("container", "volume", "service", "network")
+
+#: The label the engine puts on a Swarm task's container.
+_SWARM_SERVICE_LABEL = "com.docker.swarm.service.id"
 
 
 @attrs.frozen
@@ -29,10 +37,12 @@ class Reaped:
     """One container (or workspace volume) :func:`cleanup` removed, and why.
 
     For a volume, ``kind`` is ``"volume"`` and ``container_id`` and ``name`` are
-    both the volume's name.
+    both the volume's name. For a Swarm service (reaped on a manager), ``kind`` is
+    ``"service"`` and ``container_id`` is the service's id; for the internal network
+    made for a ``network("none")`` service, ``"network"``.
 
     .. versionadded:: 0.1
-    .. versionchanged:: 0.2 ``kind``: volumes are reaped too.
+    .. versionchanged:: 0.2 ``kind``: volumes are reaped too, and Swarm services.
     """
 
     container_id: str
@@ -88,13 +98,16 @@ def cleanup(
 
     .. versionadded:: 0.1
     """
-    reaped = []
+    reaped: list[Reaped] = []
     with session(client) as engine:
+        reaped.extend(_reap_services(engine, time.time(), older_than))
         with translated("list containers", client=engine):
             found = engine.api.containers(all=True, filters={"label": f"{MANAGED_LABEL}=1"})
         now = time.time()
         for entry in found:
             labels = entry.get("Labels") or {}
+            if _SWARM_SERVICE_LABEL in labels:  # a service's task: its service is reaped
+                continue
             reason = why_reaped(labels, now, older_than)
             if reason is None or not remove(engine, entry["Id"]):
                 continue
@@ -103,6 +116,48 @@ def cleanup(
             reaped.append(Reaped(entry["Id"], names[0].lstrip("/"), owner, reason))
         reaped.extend(_reap_volumes(engine, now, older_than))
     return reaped
+
+
+def _reap_services(
+    engine: docker.DockerClient, now: float, older_than: float | None
+) -> Iterator[Reaped]:
+    """On a swarm manager, the services of gone owners, then their internal networks."""
+    info = getattr(low_level(engine), "info", None)
+    if info is None:  # a stand-in client with no info() call is no swarm manager
+        return
+    with translated("read the engine's swarm role", client=engine):
+        swarm = info().get("Swarm") or {}
+    if not swarm.get("ControlAvailable"):
+        return
+    label = {"label": f"{MANAGED_LABEL}=1"}
+    with translated("list services", client=engine):
+        found = low_level(engine).services(filters=label)
+    for entry in found:
+        spec = entry.get("Spec") or {}
+        labels = spec.get("Labels") or {}
+        reason = why_reaped(labels, now, older_than)
+        if reason is not None and _removed(low_level(engine).remove_service, entry["ID"]):
+            name = str(spec.get("Name") or entry["ID"])
+            yield Reaped(entry["ID"], name, labels.get(OWNER_LABEL, ""), reason, kind="service")
+    with translated("list networks", client=engine):
+        networks = engine.api.networks(filters=label)
+    for net in networks:
+        labels = net.get("Labels") or {}
+        reason = why_reaped(labels, now, older_than)
+        if reason is not None and _removed(engine.api.remove_network, net["Id"]):
+            owner = labels.get(OWNER_LABEL, "")
+            yield Reaped(net["Id"], net["Name"], owner, reason, kind="network")
+
+
+def _removed(call: Callable[[str], object], ident: str) -> bool:
+    """Run a removal: True if the thing is gone, False if the engine refused (in use)."""
+    try:
+        call(ident)
+    except docker.errors.NotFound:
+        return True
+    except (docker.errors.DockerException, requests.RequestException):
+        return False
+    return True
 
 
 def _reap_volumes(

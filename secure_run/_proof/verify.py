@@ -29,8 +29,8 @@ Each check names the property, the expected and the actual value, and its source
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any, Literal, Protocol, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol, Union, overload
 
 import docker
 from docker.models.containers import Container
@@ -46,6 +46,7 @@ from .kernel import KernelFileError, KernelState
 from .kernel_checks import cgroup_keys_for, kernel_checks, mount_points
 from .probe import ProbeError, probe_command, read_probe
 from .verify_report import EXEC, INSPECT, Check, VerifyReport, cell, check
+from .verify_service import Adapt, ServiceTarget, ServiceVerifyReport, verify_service
 
 __all__ = ["Check", "KernelSource", "VerifyReport", "verify"]
 
@@ -64,23 +65,59 @@ class _Verifiable(Protocol):
     client: docker.DockerClient
 
 
+@overload
 def verify(
-    target: _Verifiable | Container | str,
-    cfg: RunConfig | None = None,
+    target: ServiceTarget,
+    cfg: Sequence[docker.DockerClient] | None = None,
     *,
+    nodes: Sequence[docker.DockerClient] | None = None,
     client: docker.DockerClient | None = None,
     strict: bool = True,
     kernel: KernelSource = True,
     proc_root: str = "/proc",
     cgroup_root: str = "/sys/fs/cgroup",
-) -> VerifyReport:
-    """Check that a container got the hardening its config asked for.
+) -> ServiceVerifyReport: ...
+
+
+@overload
+def verify(
+    target: _Verifiable | Container | str,
+    cfg: RunConfig | None = None,
+    *,
+    nodes: Sequence[docker.DockerClient] | None = None,
+    client: docker.DockerClient | None = None,
+    strict: bool = True,
+    kernel: KernelSource = True,
+    proc_root: str = "/proc",
+    cgroup_root: str = "/sys/fs/cgroup",
+) -> VerifyReport: ...
+
+
+def verify(
+    target: ServiceTarget | _Verifiable | Container | str,
+    cfg: RunConfig | Sequence[docker.DockerClient] | None = None,
+    *,
+    nodes: Sequence[docker.DockerClient] | None = None,
+    client: docker.DockerClient | None = None,
+    strict: bool = True,
+    kernel: KernelSource = True,
+    proc_root: str = "/proc",
+    cgroup_root: str = "/sys/fs/cgroup",
+) -> VerifyReport | ServiceVerifyReport:
+    """Check that a container, or every task of a Swarm service, got its hardening.
+
+    ``verify(service, node_clients)`` verifies each running task of a
+    :class:`~secure_run.SecureService` on the node that runs it and returns a
+    :class:`~secure_run.ServiceVerifyReport` (see :mod:`.verify_service`).
 
     Args:
         target: A container launched by secure_run (anything with ``id``, ``config``
-            and ``client``), a docker-py ``Container``, or a container id or name.
+            and ``client``), a docker-py ``Container``, a container id or name, or a
+            :class:`~secure_run.SecureService`.
         cfg: The config to check against; defaults to ``target.config``. Required
-            when ``target`` is a ``Container`` or an id.
+            when ``target`` is a ``Container`` or an id. For a service: the clients
+            of the swarm's nodes (or give them as ``nodes``).
+        nodes: For a service, the clients of the swarm's nodes.
         client: The client to use; defaults to ``target.client``, then
             ``docker.from_env()``.
         strict: Raise :class:`HardeningNotApplied` when a check fails; otherwise
@@ -103,24 +140,71 @@ def verify(
         DaemonUnavailable: No engine answered.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 A Swarm service with its node clients.
     """
     if kernel not in (True, False, "host", "exec"):
         raise ConfigError.single(
             "kernel", kernel, "not a kernel source", 'give True, False, "host" or "exec"'
         )
+    if isinstance(target, ServiceTarget):
+        return _verify_service(target, cfg if cfg is not None else nodes, strict, kernel)
+    if cfg is not None and not isinstance(cfg, RunConfig):
+        raise ConfigError.single(
+            "cfg", cfg, "not a RunConfig", "pass node clients only with a Swarm service"
+        )
     container_id, cfg, given = _resolve(target, cfg, client)
     with session(given) as used:
-        with translated(f"inspect container {container_id[:64]}", client=used):
-            info: dict[str, Any] = used.api.inspect_container(container_id)
-        container_id = str(info.get("Id") or container_id)
-        checks = list(inspect_checks(cfg, info))
-        notes: list[str] = []
-        if kernel is not False:
-            reader = _KernelReader(cfg, used, proc_root, cgroup_root, checks, notes)
-            reader.check(info, kernel)
-    report = VerifyReport(container_id, tuple(checks), tuple(notes))
+        report = _verify_container(container_id, cfg, used, kernel, proc_root, cgroup_root)
     if strict and not report.ok:
         raise HardeningNotApplied(_message(report), report=report)
+    return report
+
+
+def _verify_container(
+    container_id: str,
+    cfg: RunConfig,
+    used: docker.DockerClient,
+    kernel: KernelSource,
+    proc_root: str = "/proc",
+    cgroup_root: str = "/sys/fs/cgroup",
+    adapt: Adapt | None = None,
+) -> VerifyReport:
+    """Both sources' checks of one container; ``adapt`` rewrites the record first."""
+    with translated(f"inspect container {container_id[:64]}", client=used):
+        info: dict[str, Any] = used.api.inspect_container(container_id)
+    container_id = str(info.get("Id") or container_id)
+    checks = list(inspect_checks(cfg, info if adapt is None else adapt(info)))
+    notes: list[str] = []
+    if kernel is not False:
+        reader = _KernelReader(cfg, used, proc_root, cgroup_root, checks, notes)
+        reader.check(info, kernel)
+    return VerifyReport(container_id, tuple(checks), tuple(notes))
+
+
+def _verify_service(
+    target: ServiceTarget,
+    nodes: RunConfig | Sequence[docker.DockerClient] | None,
+    strict: bool,
+    kernel: KernelSource,
+) -> ServiceVerifyReport:
+    """A Swarm service's tasks, each on its node (:mod:`.verify_service`)."""
+    if nodes is None or isinstance(nodes, RunConfig):
+        raise ConfigError.single(
+            "nodes", nodes, "verifying a service needs a client of each node",
+            "pass the node clients: sr.verify(service, [manager, worker1, worker2])",
+        )  # fmt: skip
+
+    def one(container_id: str, cfg: RunConfig, client: docker.DockerClient,
+            adapt: Adapt) -> VerifyReport:  # fmt: skip
+        return _verify_container(container_id, cfg, client, kernel, adapt=adapt)
+
+    report = verify_service(target, list(nodes), one, kernel=kernel)
+    if strict and not report.ok:
+        lines = [f"service {report.service_id[:12]} did not get the hardening its config "
+                 f"asked for ({len(report.failures)} checks failed):"]  # fmt: skip
+        lines += [f"  - {c.property}: expected {cell(c.expected)}, actual {cell(c.actual)}"
+                  for c in report.failures]  # fmt: skip
+        raise HardeningNotApplied("\n".join(lines), report=report)
     return report
 
 

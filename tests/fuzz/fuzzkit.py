@@ -325,6 +325,11 @@ WAIVER_CHECKS: dict[OptIn, frozenset[str]] = {
     OptIn.UNLIMITED_MEMORY: frozenset({"5.11"}),
     OptIn.UNLIMITED_CPU: frozenset({"5.12"}),
     OptIn.UNLIMITED_PIDS: frozenset({"5.29"}),
+    # Exporters' opt-ins: each records what a Swarm service or a Kubernetes manifest
+    # cannot carry; the container itself is no weaker, so its audit waives nothing.
+    OptIn.SWARM_DAEMON_NNP: frozenset(),
+    OptIn.SWARM_DEFAULT_SWAP: frozenset(),
+    OptIn.K8S_NODE_LIMITS: frozenset(),
 }
 
 def _binds(cfg: RunConfig) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -149,10 +150,11 @@ def test_probe_vs_default(test_image: str, internal_network: str) -> None:
 
 
 def test_cleanup_reports(docker_client) -> None:
-    """cleanup exits 0 and says how many containers it removed."""
+    """cleanup exits 0 and says how many containers, volumes and services it removed."""
     done = cli("cleanup")
     assert done.returncode == 0
-    assert "container(s) removed" in done.stdout
+    assert re.search(r"^removed \d+ container\(s\), \d+ volume\(s\), \d+ service\(s\)$",
+                     done.stdout, re.MULTILINE), done.stdout  # fmt: skip
 
 
 def test_help_has_examples() -> None:

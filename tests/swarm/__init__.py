@@ -1,0 +1,1 @@
+"""Tests on a real multi-node Docker Swarm (``scripts/swarm.sh up``)."""

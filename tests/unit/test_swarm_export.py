@@ -1,0 +1,129 @@
+"""RunConfig.to_swarm(): every field mapped to the service spec or refused, by Engine API."""
+
+from __future__ import annotations
+
+import pytest
+from test_field_checklist import SAMPLES, STARTS, pair
+
+import secure_run as sr
+from secure_run._export.swarm import MIN_API, NEVER, service_request
+
+SWARM_OPT_INS = ("swarm-daemon-nnp", "swarm-default-swap")
+#: Fields that change no part of the spec but the config digest label, and why.
+LABEL_ONLY = {
+    "preset": "a name: written in the io.secure-run.preset label",
+    "opt_ins": "a grant: the opt-ins used are in the io.secure-run.opt-ins label",
+    "privileged": "the sample sets the secure side (False), which a service has by default",
+    "seccomp": "the default profile: what every task gets on its node",
+}
+
+
+def spec(cfg: sr.RunConfig, api: str = "1.44") -> str:
+    """The low-level create_service request as text, or the refused fields."""
+    try:
+        kw = cfg.to_swarm(api_version=api, opt_ins=SWARM_OPT_INS)
+    except sr.UnsupportedFeature as exc:
+        return "refused: " + ", ".join(sorted(p.field for p in exc.problems))
+    return repr(service_request(kw)).replace(cfg.digest(), "<digest>")
+
+
+@pytest.mark.parametrize("field", sorted(SAMPLES))
+def test_each_field_is_mapped_or_refused(field):
+    """Changing a field changes the service request, or the export refuses it by name."""
+    start, changed = pair(field)
+    if field in LABEL_ONLY:
+        assert spec(changed) == spec(start) or "<digest>" in spec(changed)
+        return
+    before, after = spec(start), spec(changed)
+    if after.startswith("refused"):
+        assert field in after.split(": ", 1)[1].split(", ")
+    else:
+        assert before != after, f"to_swarm() ignores {field}"
+
+
+@pytest.mark.parametrize("field", sorted(NEVER))
+def test_settings_no_service_carries_are_refused_by_name(field):
+    """A setting with no service field at any API is refused with UnsupportedFeature naming it."""
+    _, changed = pair(field)
+    if getattr(changed, field) in (None, False, ()):
+        pytest.skip("the sample sets the secure side")
+    with pytest.raises(sr.UnsupportedFeature) as caught:
+        changed.to_swarm(api_version="1.52", opt_ins=SWARM_OPT_INS)
+    assert field in [p.field for p in caught.value.problems]
+
+
+@pytest.mark.parametrize("field", sorted(f for f, (_, v) in MIN_API.items() if v > "1.24"))
+def test_a_field_is_refused_below_its_api_version(field):
+    """Below the version that has the field, a set field is refused naming the version."""
+    _, minimum = MIN_API[field]
+    _, changed = pair(field) if field in SAMPLES else (None, None)
+    older = f"1.{int(minimum.split('.')[1]) - 1}"
+    try:
+        changed.to_swarm(api_version=older, opt_ins=SWARM_OPT_INS)
+    except sr.UnsupportedFeature as exc:
+        problems = [p for p in exc.problems if p.field == field]
+        if problems:
+            assert minimum in problems[0].message
+            return
+    pytest.skip(f"the {field} sample sets nothing a service needs the field for")
+
+
+def test_no_new_privileges_at_141_needs_the_daemon_opt_in():
+    """At API 1.41 no-new-privileges is refused, unless swarm-daemon-nnp states the nodes do it."""
+    cfg = sr.preset("sandbox", "busybox").build()
+    with pytest.raises(sr.UnsupportedFeature) as caught:
+        cfg.to_swarm(opt_ins=["swarm-default-swap"])
+    (problem,) = caught.value.problems
+    assert problem.field == "no_new_privileges"
+    assert "1.44" in problem.message
+    assert "--no-new-privileges" in problem.fix
+    kw = cfg.to_swarm(opt_ins=SWARM_OPT_INS)
+    assert "swarm-daemon-nnp" in kw["labels"]["io.secure-run.opt-ins"]
+    assert "privileges" not in kw
+
+
+def test_no_new_privileges_at_144_is_in_the_spec():
+    """At API 1.44 the spec carries Privileges.NoNewPrivileges and the seccomp mode."""
+    kw = sr.preset("sandbox", "busybox").build().to_swarm(api_version="1.44", opt_ins=SWARM_OPT_INS)
+    assert kw["privileges"]["NoNewPrivileges"] is True
+    assert kw["privileges"]["Seccomp"] == {"Mode": "default"}
+
+
+def test_restart_policy_is_always_sent():
+    """No restart in the config is sent as condition none, never left to swarmkit's 'any'."""
+    kw = sr.preset("sandbox", "busybox").build().to_swarm(opt_ins=SWARM_OPT_INS)
+    assert kw["restart_policy"]["Condition"] == "none"
+
+
+def test_raw_fields_land_in_the_request():
+    """The pids limit and ulimits, which docker-py has no keyword for, are in the request."""
+    cfg = sr.preset("sandbox", "busybox").build()
+    request = service_request(cfg.to_swarm(opt_ins=SWARM_OPT_INS))
+    template = request["task_template"]
+    assert template["Resources"]["Limits"]["Pids"] == cfg.pids_limit
+    assert {u["Name"] for u in template["ContainerSpec"]["Ulimits"]} == {"core", "nofile"}
+
+
+def test_memory_reservation_is_the_schedulers():
+    """The reservation becomes Resources.Reservations.MemoryBytes."""
+    cfg = sr.preset("sandbox", "busybox").build()
+    kw = cfg.to_swarm(opt_ins=SWARM_OPT_INS)
+    assert kw["resources"]["Reservations"]["MemoryBytes"] == cfg.memory_reservation
+
+
+def test_network_none_is_an_isolated_overlay():
+    """network none names the service's own internal overlay."""
+    kw = sr.preset("sandbox", "busybox").build().to_swarm(name="job", opt_ins=SWARM_OPT_INS)
+    assert kw["networks"] == ["secure-run-none-job"]
+
+
+def test_docker_py_refuses_the_extra_key():
+    """services.create cannot silently drop the ulimits: docker-py refuses the extra key."""
+    from docker.models.services import _get_create_service_kwargs
+
+    kw = sr.preset("sandbox", "busybox").build().to_swarm(opt_ins=SWARM_OPT_INS)
+    with pytest.raises(TypeError):
+        _get_create_service_kwargs("create", dict(kw))
+
+
+assert STARTS  # the samples' starting points are used through pair()
