@@ -30,6 +30,7 @@ from .._config.run_config import RunConfig
 from .._config.values import OptIn
 from .._errors import RunTimeout
 from .._export.swarm import isolated_network, service_request, swarm_waivers, to_swarm
+from .._proof.verify_service import runs_current_spec
 from .client import low_level, session
 from .errors import translated
 from .labels import managed_labels
@@ -184,9 +185,9 @@ class SecureService:
     ) -> list[dict[str, Any]]:
         """Wait until the service's replicas all run and no update is under way; return their tasks.
 
-        After an update (``docker service update``, :meth:`scale`) the manager replaces
-        the tasks one by one: this waits for the update to finish, so the tasks returned
-        run the current spec.
+        After an update (``docker service update``) the manager replaces the tasks one by
+        one: this waits for the update to finish, so the tasks returned run the current
+        spec.
 
         Args:
             timeout: Seconds to wait.
@@ -200,7 +201,7 @@ class SecureService:
             record = self.inspect()
             wanted = replicas if replicas is not None else replica_count(record)
             updating = update_state(record) in UPDATING
-            running = self.running_tasks()
+            running = [t for t in self.running_tasks() if runs_current_spec(t, record)]
             if len(running) >= wanted and not updating:
                 return running
             if time.monotonic() >= deadline:

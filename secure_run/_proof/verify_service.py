@@ -33,7 +33,7 @@ from .._export.swarm import restart_condition
 from .._report import JsonReport, table
 from .verify_report import Check, VerifyReport, cell, check, equal
 
-__all__ = ["ServiceVerifyReport", "TaskVerification", "verify_service"]
+__all__ = ["ServiceVerifyReport", "TaskVerification", "runs_current_spec", "verify_service"]
 
 #: Where a check of the manager's record of the service was read.
 SERVICE = "service inspect"
@@ -59,6 +59,8 @@ class ServiceTarget(Protocol):
     def inspect(self) -> dict[str, Any]: ...
 
     def running_tasks(self) -> list[dict[str, Any]]: ...
+
+    def tasks(self, *, desired_state: str | None = "running") -> list[dict[str, Any]]: ...
 
 
 @attrs.frozen
@@ -170,7 +172,8 @@ def verify_service(
     notes: list[str] = []
     by_node = _node_ids(nodes)
     tasks = target.running_tasks()
-    checks += _convergence_checks(spec, len(tasks), notes)
+    checks += _convergence_checks(spec, tasks, notes)
+    notes += _not_running_yet(target)
     task_cfg = _task_config(cfg, target.swarm_opt_ins)
     done = []
     for task in tasks:
@@ -194,27 +197,49 @@ _UPDATING = ("updating", "rollback_started")
 _SETTLED = ("completed", "rollback_completed")
 
 
-def _convergence_checks(spec: Mapping[str, Any], running: int, notes: list[str]) -> list[Check]:
+def runs_current_spec(task: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+    """Whether a task was made from the service's current task template.
+
+    A task made before the last update (one the manager is about to replace) runs an
+    older spec. A service never updated has no ``PreviousSpec``: its tasks are current.
+    """
+    if "PreviousSpec" not in record:
+        return True
+
+    def bare(spec: Any) -> dict[str, Any]:  # the manager adds Runtime to the service's copy
+        return {k: v for k, v in dict(spec or {}).items() if k != "Runtime"}
+
+    return bare(task.get("Spec")) == bare((record.get("Spec") or {}).get("TaskTemplate"))
+
+
+def _convergence_checks(
+    spec: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]], notes: list[str]
+) -> list[Check]:
     """Whether the tasks found are the service's tasks: no update under way, all replicas up.
 
     Mid-update the manager is replacing the tasks, so what runs may be the old spec's
-    tasks, or none yet: that is said as such, not as a hardening failure.
+    tasks, or none yet: that is said as such, not only as a hardening failure.
     """
     found = []
     update = spec.get("UpdateStatus") or {}
     state = update.get("State")
+    stale = [t for t in tasks if not runs_current_spec(t, spec)]
     if state is not None:
         shown = f"{state}: {update.get('Message') or ''}".rstrip(": ")
         found.append(check("service update", "completed", shown, SERVICE, state in _SETTLED))
-        if state in _UPDATING:
-            notes.append(
-                f"the service is being updated ({state}): the manager is replacing its tasks, "
-                "so they may run the old spec or not run yet; verify again once it has "
-                "converged (SecureService.wait_running() waits for that)"
-            )
-        elif state not in _SETTLED:
+        if state not in _UPDATING + _SETTLED:
             notes.append(f"the service's last update did not finish ({shown})")
+    if stale:
+        current = f"{len(tasks) - len(stale)} of {len(tasks)}"
+        found.append(check("tasks on the current spec", "all", current, SERVICE, False))
+    if state in _UPDATING or stale:
+        notes.append(
+            "the service is being updated: the manager is replacing its tasks, so they may "
+            "run the old spec or not run yet; verify again once it has converged "
+            "(SecureService.wait_running() waits for that)"
+        )
     replicated = ((spec.get("Spec") or {}).get("Mode") or {}).get("Replicated")
+    running = len(tasks)
     if replicated is None:
         found.append(check("running tasks", "at least 1", running, SERVICE, running > 0))
     else:
@@ -222,6 +247,19 @@ def _convergence_checks(spec: Mapping[str, Any], running: int, notes: list[str])
         ok = running >= wanted and running > 0
         found.append(check("running tasks", f"{wanted} (replicas)", running, SERVICE, ok))
     return found
+
+
+def _not_running_yet(target: ServiceTarget) -> list[str]:
+    """A note per task meant to run that does not run (yet), with its state."""
+    waiting = [
+        t for t in target.tasks(desired_state="running")
+        if (t.get("Status") or {}).get("State") != "running"
+    ]  # fmt: skip
+    return [
+        f"task {str(t.get('ID'))[:12]} is meant to run but is {t['Status'].get('State')}"
+        + (f": {t['Status']['Err']}" if t["Status"].get("Err") else "")
+        for t in waiting
+    ]
 
 
 def _node_ids(nodes: Sequence[docker.DockerClient]) -> dict[str, docker.DockerClient]:

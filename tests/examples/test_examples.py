@@ -38,6 +38,8 @@ RUN_BY_A_TEST = (
     "untrusted_code.py",
     "web_service.py",
 )
+#: Examples that need more than the default engine, run by a test of their own suite.
+RUN_ELSEWHERE = {"swarm_fanout.py": "tests/swarm/test_swarm_example.py (a three-node swarm)"}
 
 
 def _ok(done: subprocess.CompletedProcess[str]) -> str:
@@ -46,8 +48,10 @@ def _ok(done: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_every_example_is_run() -> None:
-    """The list of examples the tests run is exactly the scripts in examples/."""
-    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(RUN_BY_A_TEST)
+    """The examples the tests run, here or in another suite, are exactly those in examples/."""
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted([*RUN_BY_A_TEST, *RUN_ELSEWHERE])
+    for where in RUN_ELSEWHERE.values():
+        assert (EXAMPLES.parent / where.split()[0]).is_file(), where
 
 
 # -- no daemon needed ------------------------------------------------------------------
