@@ -55,6 +55,29 @@ podman-down:
 test-podman:
 	eval "$$(scripts/podman.sh env)" && SECURE_RUN_REQUIRE_PODMAN=1 $(PYTHON) -m pytest tests/kubernetes/test_podman_play.py $(PYTEST_ARGS)
 
+# The integration, security and examples suites on a second dockerd with
+# --userns-remap=default (root; scripts/engines/userns.sh): up, the suites with
+# DOCKER_HOST at its socket, then down on every path (the suites' status is kept).
+USERNS_SUITES ?= tests/integration tests/security tests/examples
+.PHONY: test-userns
+test-userns: bootstrap
+	trap 'scripts/engines.sh down userns' EXIT INT TERM; \
+	PYTHON=$(PYTHON) scripts/engines.sh up userns && \
+	eval "$$(scripts/engines.sh env userns)" && DOCKER_HOST="$$SECURE_RUN_ENGINE_URL" \
+		SECURE_RUN_REQUIRE_DOCKER=1 $(PYTHON) -m pytest $(USERNS_SUITES) $(PYTEST_ARGS)
+
+# The containment battery and the verify proof on a second dockerd whose default runtime
+# is gVisor's runsc (root; scripts/engines/gvisor.sh): up, the suites with DOCKER_HOST at
+# its socket and SECURE_RUN_TEST_RUNTIME=runsc, then down on every path.
+GVISOR_SUITES ?= tests/security tests/integration/test_gvisor.py
+.PHONY: test-gvisor
+test-gvisor: bootstrap
+	trap 'scripts/engines.sh down gvisor' EXIT INT TERM; \
+	PYTHON=$(PYTHON) scripts/engines.sh up gvisor && \
+	eval "$$(scripts/engines.sh env gvisor)" && DOCKER_HOST="$$SECURE_RUN_ENGINE_URL" \
+		SECURE_RUN_TEST_RUNTIME=runsc SECURE_RUN_REQUIRE_DOCKER=1 \
+		$(PYTHON) -m pytest $(GVISOR_SUITES) $(PYTEST_ARGS)
+
 # The security, fault and fuzz batteries on the real engine; writes docs/reliability.md.
 .PHONY: reliability
 reliability: bootstrap

@@ -16,13 +16,16 @@ import os
 import time
 import warnings
 from collections.abc import Iterator
-from typing import NoReturn
+from typing import Callable, NoReturn
 
 import docker
 import docker.errors
 import pytest
 
+from secure_run import RunBuilder, RunConfig
+from secure_run._engine.facts import EngineFacts, engine_facts
 from secure_run._engine.labels import VOLUME_PREFIX as WORKSPACE_VOLUME_PREFIX
+from secure_run._engine.userns import userns_problems
 from secure_run.testing import TEST_LABELS, build_test_image
 
 pytest_plugins = ["pytester"]
@@ -42,9 +45,18 @@ def _no_engine(why: str) -> NoReturn:
     pytest.skip(f"{message}; set SECURE_RUN_REQUIRE_DOCKER=1 to fail instead")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "not_on_engine(fact, reason): skip, with the reason, on an engine whose "
+        "EngineFacts.<fact> is true (e.g. 'userns')",
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "docker_client" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "docker_client" in names or item.get_closest_marker("not_on_engine"):
             item.add_marker(pytest.mark.docker)
 
 
@@ -80,6 +92,51 @@ def docker_client() -> Iterator[docker.DockerClient]:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def engine(docker_client: docker.DockerClient) -> EngineFacts:
+    """The facts of the engine under test (userns-remap, rootless, runtimes...)."""
+    return engine_facts(docker_client)
+
+
+@pytest.fixture(scope="session")
+def unremapped(engine: EngineFacts) -> Callable[[RunBuilder], RunBuilder]:
+    """``builder -> builder``: on a userns-remap engine, the config leaves the remap
+    (``.host_namespace("userns")``) where the library refuses it otherwise (privileged,
+    a host PID, network or IPC namespace, a renamed device), as its fix says; elsewhere
+    the builder unchanged."""
+
+    def apply(builder: RunBuilder) -> RunBuilder:
+        if engine.userns and userns_problems(builder.build()):
+            return builder.host_namespace("userns").opt_in("host-namespace")
+        return builder
+
+    return apply
+
+
+@pytest.fixture(scope="session")
+def runtime_present(engine: EngineFacts) -> Callable[[RunConfig], None]:
+    """``cfg -> None``: skip, saying why, when the config's runtime is not on the engine."""
+
+    def check(cfg: RunConfig) -> None:
+        if cfg.runtime is not None and cfg.runtime not in engine.runtimes:
+            pytest.skip(
+                f"the config needs the {cfg.runtime!r} runtime; the engine has "
+                f"{', '.join(engine.runtimes) or 'none'} (scripts/engines.sh up gvisor)"
+            )
+
+    return check
+
+
+@pytest.fixture(autouse=True)
+def _not_on_engine(request: pytest.FixtureRequest) -> None:
+    """Skip a test marked ``not_on_engine(fact, reason)`` where the fact holds, saying why."""
+    for marker in request.node.iter_markers("not_on_engine"):
+        fact, reason = marker.args
+        facts: EngineFacts = request.getfixturevalue("engine")
+        if getattr(facts, fact):
+            pytest.skip(f"not on this engine ({fact}): {reason}")
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@ __all__ = ["REGISTERED", "every_interface", "privileged_port", "shown_bindings"]
 
 _check = Registry()
 _DOCKER0_OPTION = "com.docker.network.bridge.name"
+#: Marks the engine's default bridge network whatever its interface (``dockerd -b``).
+_DEFAULT_BRIDGE_OPTION = "com.docker.network.bridge.default_bridge"
 _PRIVILEGED_PORTS = 1024
 
 
@@ -110,6 +112,7 @@ def _docker0(v: View) -> Verdict:
         str(n.get("Id"))
         for n in bridges
         if as_map(n.get("Options")).get(_DOCKER0_OPTION) == "docker0"
+        or as_map(n.get("Options")).get(_DEFAULT_BRIDGE_OPTION) == "true"
     }
     names = {str(n.get("Name")) for n in bridges if str(n.get("Id")) in ids}
     attached = [

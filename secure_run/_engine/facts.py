@@ -24,11 +24,14 @@ from .._config.run_config import RunConfig
 from .._errors import Problem, UnsupportedFeature, show
 from .client import is_local
 from .errors import translated
+from .runtimes import gvisor_problems, gvisor_runtimes, is_gvisor_name
+from .userns import remap_root, userns_problems
 
 __all__ = [
     "API_REQUIREMENTS",
     "ApiRequirement",
     "EngineFacts",
+    "cached_facts",
     "create_warnings",
     "engine_facts",
     "refuse_unsupported",
@@ -70,6 +73,10 @@ class EngineFacts:
         selinux: SELinux labels are applied.
         rootless: The engine runs as an unprivileged user.
         userns: The engine remaps users (``userns-remap``).
+        userns_root: Under ``userns-remap``, the host uid and gid that root in a
+            container is, read from the engine's root directory
+            (``<data-root>/<uid>.<gid>``); ``None`` without remapping or when the
+            engine does not say.
         swap_limit: A swap limit can be set (``memory_swap``).
         memory_limit: A memory limit can be set.
         cpu_cfs_quota: A CFS quota (``cpus``, ``cpu_quota``) can be set.
@@ -79,6 +86,8 @@ class EngineFacts:
         pids_limit: A pids limit can be set.
         runtimes: The OCI runtimes the engine knows, sorted.
         default_runtime: The runtime used when none is asked for.
+        gvisor_runtimes: The runtimes that are gVisor (``runsc``, by name or by the
+            path of the program the engine runs), sorted.
         ncpu: CPUs on the engine host.
         mem_total: Memory of the engine host, in bytes.
         warnings: The ``Warnings`` of ``docker info`` (e.g. no swap limit support).
@@ -116,6 +125,8 @@ class EngineFacts:
     mem_total: int
     warnings: tuple[str, ...]
     local: bool
+    userns_root: tuple[int, int] | None = None
+    gvisor_runtimes: tuple[str, ...] = ()
 
     @classmethod
     def parse(
@@ -169,7 +180,40 @@ class EngineFacts:
             mem_total=int(info.get("MemTotal") or 0),
             warnings=_strings(info.get("Warnings")),
             local=local,
+            userns_root=remap_root(info) if "userns" in names else None,
+            gvisor_runtimes=gvisor_runtimes(runtimes),
         )
+
+    def runtime_of(self, cfg: RunConfig) -> str:
+        """The runtime a container of ``cfg`` runs under: its own, or the engine's default.
+
+        .. versionadded:: 0.2
+        """
+        return cfg.runtime or self.default_runtime
+
+    def is_gvisor(self, runtime: str | None) -> bool:
+        """Whether ``runtime`` (``None``: the default one) is gVisor on this engine.
+
+        .. versionadded:: 0.2
+        """
+        name = runtime or self.default_runtime
+        return name in self.gvisor_runtimes or is_gvisor_name(name)
+
+    def host_ids(self, uid: int, gid: int) -> tuple[int, int]:
+        """The host ids a container's ``uid:gid`` is, under this engine's user remapping.
+
+        What a file system mounted by the engine on the host (a tmpfs volume's
+        ``uid=``/``gid=``) must be given for the container to own it. Without
+        remapping, the ids themselves. Under ``userns-remap`` the daemon maps the
+        container's ids ``0..65535`` onto the remap user's first subordinate range
+        (``dockremap:100000:65536`` gives 65534 -> 165534); ``verify()`` reads the
+        real map of each container (``/proc/<pid>/uid_map``) and checks the result.
+
+        .. versionadded:: 0.2
+        """
+        if self.userns_root is None:
+            return uid, gid
+        return self.userns_root[0] + uid, self.userns_root[1] + gid
 
 
 _cache: weakref.WeakKeyDictionary[docker.DockerClient, EngineFacts] = weakref.WeakKeyDictionary()
@@ -201,6 +245,12 @@ def engine_facts(client: docker.DockerClient) -> EngineFacts:
             facts = _read_facts(client)
             _cache[client] = facts
         return facts
+
+
+def cached_facts(client: docker.DockerClient) -> EngineFacts | None:
+    """The facts of ``client``'s engine if they were read already; never asks the engine."""
+    with _cache_lock:
+        return _cache.get(client)
 
 
 def _read_facts(client: docker.DockerClient) -> EngineFacts:
@@ -330,6 +380,8 @@ def unsupported(cfg: RunConfig, facts: EngineFacts) -> list[Problem]:
     _api(p, cfg, facts)
     _resources(p, cfg, facts)
     _security(p, cfg, facts)
+    _userns(p, cfg, facts)
+    _gvisor(p, cfg, facts)
     return p.found
 
 
@@ -455,6 +507,19 @@ def _security(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:
             "name=apparmor); the engine would silently run the container unconfined",
             "leave apparmor unset on this engine, or launch on a host with AppArmor enabled",
         )
+
+
+def _userns(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:
+    """What a ``userns-remap`` engine refuses unless the container leaves the remap."""
+    if facts.userns:
+        p.found.extend(userns_problems(cfg))
+
+
+def _gvisor(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:
+    """What gVisor cannot honour: refused here, never by a failed start."""
+    runtime = facts.runtime_of(cfg)
+    if facts.is_gvisor(runtime):
+        p.found.extend(gvisor_problems(cfg, runtime))
 
 
 def create_warnings(

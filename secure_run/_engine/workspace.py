@@ -38,7 +38,7 @@ from typing_extensions import Self
 
 from .._config.presets import builder
 from .._config.run_config import RunConfig
-from .._config.values import Workspace
+from .._config.values import User, Workspace
 from .._errors import (
     ConfigError,
     LaunchError,
@@ -53,6 +53,7 @@ from .._proof.verify import verify
 from .client import low_level
 from .create import create
 from .errors import translated
+from .facts import engine_facts
 from .keeper import KEEPER_PATH, keeper_image
 from .labels import VOLUME_PREFIX, managed_labels
 from .live import LIVE, release, release_volume
@@ -80,6 +81,19 @@ def input_tar(cfg: RunConfig, files: Mapping[str, bytes | os.PathLike[str]]) -> 
     return input_archive(files, uid=uid, gid=gid, max_total=workspace.size)
 
 
+def _volume_owner(client: docker.DockerClient, cfg: RunConfig) -> User | None:
+    """Who the volume's tmpfs belongs to, in the host's ids the engine mounts it with.
+
+    The local driver mounts the volume on the host, so its ``uid=``/``gid=`` are host
+    ids; under ``userns-remap`` the container's user is another id there (65534 is
+    165534 with ``dockremap:100000:65536``). verify() checks the owner inside.
+    """
+    uid, gid = (cfg.user.uid, cfg.user.gid) if cfg.user is not None else (0, 0)
+    if cfg.userns_mode == "host":
+        return User(uid, gid)
+    return User(*engine_facts(client).host_ids(uid, gid))
+
+
 class WorkspaceVolume:
     """The workspace volume of one sandbox, and the keeper container that holds it."""
 
@@ -99,7 +113,7 @@ class WorkspaceVolume:
         workspace = workspace_of(cfg, "a workspace volume")
         image = keeper_image(client)
         name = VOLUME_PREFIX + uuid.uuid4().hex[:16]
-        options = workspace.as_tmpfs(cfg.user).options()
+        options = workspace.as_tmpfs(_volume_owner(client, cfg)).options()
         with held_during_create(), translated("create the workspace volume", client=client):
             client.api.create_volume(
                 name,
@@ -295,7 +309,7 @@ def _keeper_config(image: str, cfg: RunConfig, volume: str) -> RunConfig:
         .init(False)  # the keeper never forks: no zombie to reap
         .memory("16m", reservation="8m")
         .cpus(0.05)
-        .pids_limit(4)
+        .pids_limit(128)  # gVisor counts the sandbox's threads: runsc needs 128
         .workspace(workspace.path, workspace.size, exec=workspace.exec)
         .labels(dict(cfg.labels))
         .build()

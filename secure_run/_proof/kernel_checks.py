@@ -58,9 +58,26 @@ def mount_points(cfg: RunConfig) -> frozenset[str]:
 
 
 def kernel_checks(
-    cfg: RunConfig, state: KernelState, source: str, notes: list[str]
+    cfg: RunConfig,
+    state: KernelState,
+    source: str,
+    notes: list[str],
+    *,
+    gvisor: bool = False,
+    host_cgroup: tuple[CgroupLimits, str] | None = None,
 ) -> Iterator[Check]:
-    """Every check of the kernel's state; what cannot be checked is added to ``notes``."""
+    """Every check of the kernel's state; what cannot be checked is added to ``notes``.
+
+    ``gvisor``: ``state`` was read inside a gVisor sandbox, whose kernel (the sentry)
+    shows no ``NoNewPrivs`` line, ``Seccomp: 0``, no ``/proc/self/limits``, no
+    ``nosuid``/``nodev`` in ``mountinfo`` and no cgroup files. What it does not show
+    becomes a note (the daemon's record still proves it was asked for), never a pass
+    and never a failure. ``host_cgroup``: the sandbox's own cgroup limits read on the
+    host, and their source, checked instead of the (absent) files inside.
+    """
+    if gvisor:
+        yield from _gvisor_checks(cfg, state, source, notes, host_cgroup)
+        return
     status = state.status
     uids = _in_ns(tuple(int(f) for f in status.get("Uid", "").split()), state.uid_map)
     gids = _in_ns(tuple(int(f) for f in status.get("Gid", "").split()), state.gid_map)
@@ -87,8 +104,85 @@ def kernel_checks(
         shown_limit = "absent" if limit is None else limit
         yield check(f"rlimit {u.name}", wanted, shown_limit, source, limit == wanted)
 
-    yield from _mount_checks(cfg, state.mounts, source)
+    yield from _mount_checks(cfg, state.mounts, source, id_maps=(state.uid_map, state.gid_map))
     yield from _cgroup_checks(cfg, state.cgroup, source, notes)
+
+
+#: Where a note says a property cannot be seen inside gVisor.
+_NOT_VISIBLE = "not visible under gVisor"
+
+
+def _gvisor_checks(
+    cfg: RunConfig,
+    state: KernelState,
+    source: str,
+    notes: list[str],
+    host_cgroup: tuple[CgroupLimits, str] | None,
+) -> Iterator[Check]:
+    """The checks of a workload read inside gVisor; what the sentry hides becomes a note."""
+    status = state.status
+    uids = status.get("Uid", "").split()
+    if cfg.user is not None:
+        gids = " ".join(status.get("Gid", "").split()) or "absent"
+        yield equal("Uid", " ".join([str(cfg.user.uid)] * 4), " ".join(uids) or "absent", source)
+        yield equal("Gid", " ".join([str(cfg.user.gid)] * 4), gids, source)
+    yield from _cap_checks(cfg, state, len(uids) > 1 and uids[1] == "0", source)
+    nnp = status.get("NoNewPrivs")
+    if nnp is not None and cfg.no_new_privileges:
+        yield check("NoNewPrivs", "1", nnp, source, nnp == "1")
+    elif cfg.no_new_privileges:
+        notes.append(
+            f"NoNewPrivs {_NOT_VISIBLE}: its /proc/self/status has no NoNewPrivs line "
+            "(HostConfig.SecurityOpt no-new-privileges is checked on the record)"
+        )
+    seccomp = status.get("Seccomp", "absent")
+    wants_filter = cfg.seccomp.kind != "unconfined" and not cfg.privileged
+    if wants_filter and seccomp == "2":
+        yield check("Seccomp", "2 (filter)", "2 (filter)", source, True)
+    elif wants_filter:
+        notes.append(
+            f"Seccomp {_NOT_VISIBLE} (Seccomp: {seccomp} inside): the sentry filters the "
+            "workload's system calls itself, and this gVisor shows no filter whether or not "
+            "runsc loads Docker's profile inside (--oci-seccomp); HostConfig.SecurityOpt "
+            "seccomp is checked on the record"
+        )
+    yield from _gvisor_limits(cfg, state, source, notes)
+    yield from _mount_checks(cfg, state.mounts, source, gvisor=True)
+    hidden = [t.path for t in tmpfs_mounts(cfg)]  # nodev is always asked for
+    if hidden:
+        notes.append(
+            f"nosuid and nodev of tmpfs {', '.join(hidden)} {_NOT_VISIBLE}: its mountinfo "
+            "does not show them (HostConfig.Tmpfs is checked on the record)"
+        )
+    if host_cgroup is not None:
+        cgroup, cgroup_source = host_cgroup
+        yield from _cgroup_checks(cfg, cgroup, cgroup_source, notes)
+    elif cgroup_keys_for(cfg):
+        notes.append(
+            f"cgroup limits {_NOT_VISIBLE}: the sandbox has no cgroup files inside, and the "
+            "host's cgroup of the sandbox could not be read here (the HostConfig limits are "
+            "checked on the record)"
+        )
+
+
+def _gvisor_limits(
+    cfg: RunConfig, state: KernelState, source: str, notes: list[str]
+) -> Iterator[Check]:
+    """rlimits, when gVisor shows ``/proc/self/limits`` (this build does not)."""
+    if not cfg.ulimits:
+        return
+    if not state.limits:
+        names = ", ".join(u.name for u in cfg.ulimits)
+        notes.append(
+            f"rlimits {names} {_NOT_VISIBLE}: it has no /proc/self/limits "
+            "(HostConfig.Ulimits is checked on the record)"
+        )
+        return
+    for u in cfg.ulimits:
+        limit = state.limits.get(u.name)
+        wanted = Limit(None if u.soft < 0 else u.soft, None if u.hard < 0 else u.hard)
+        shown_limit = "absent" if limit is None else limit
+        yield check(f"rlimit {u.name}", wanted, shown_limit, source, limit == wanted)
 
 
 # -- ids and capabilities ------------------------------------------------------------
@@ -156,13 +250,41 @@ def _access(info: MountInfo | None) -> str:
     return "read-only" if info.read_only else "read-write"
 
 
-def _mount_checks(cfg: RunConfig, mounts: tuple[MountInfo, ...], source: str) -> Iterator[Check]:
+_IdMap = tuple[tuple[int, int, int], ...]
+
+
+def _owner_in_ns(value: int | None, mapping: _IdMap) -> int | str | None:
+    """A tmpfs owner (the kernel shows host ids) as the container sees it.
+
+    Under a user namespace, an id the map does not cover is no id inside (the kernel
+    shows it as the overflow id): it reads ``unmapped(N)``, which equals no configured
+    owner, so a tmpfs left owned by the host's root fails.
+    """
+    if value is None or not mapping:
+        return value
+    if not any(host <= value < host + count for _, host, count in mapping):
+        return f"unmapped({value})"
+    return _in_ns((value,), mapping)[0]
+
+
+def _mount_checks(
+    cfg: RunConfig,
+    mounts: tuple[MountInfo, ...],
+    source: str,
+    *,
+    gvisor: bool = False,
+    id_maps: tuple[_IdMap, _IdMap] = ((), ()),
+) -> Iterator[Check]:
     root = _mount_at(mounts, "/")
     if cfg.read_only:
         ok = root is not None and root.read_only
         yield check("mount /", "read-only", _access(root), source, ok)
     for t in tmpfs_mounts(cfg):  # the workspace too: a tmpfs, or a tmpfs volume
-        yield _tmpfs_check(t, _mount_at(mounts, t.path), source)
+        info = _mount_at(mounts, t.path)
+        ids = None
+        if info is not None:
+            ids = (_owner_in_ns(info.uid, id_maps[0]), _owner_in_ns(info.gid, id_maps[1]))
+        yield _tmpfs_check(t, info, source, gvisor=gvisor, ids=ids)
     for m in cfg.mounts:
         info = _mount_at(mounts, m.target)
         if m.read_only:
@@ -173,24 +295,41 @@ def _mount_checks(cfg: RunConfig, mounts: tuple[MountInfo, ...], source: str) ->
             yield check(f"mount {m.target}", expected, _access(info), source, info is not None)
 
 
-def _tmpfs_check(t: Tmpfs, info: MountInfo | None, source: str) -> Check:
-    """A tmpfs's size (to a page), mode, owner and ``noexec``/``nosuid``/``nodev``."""
+def _tmpfs_check(
+    t: Tmpfs,
+    info: MountInfo | None,
+    source: str,
+    *,
+    gvisor: bool = False,
+    ids: tuple[int | str | None, int | str | None] | None = None,
+) -> Check:
+    """A tmpfs's size (to a page), mode, owner and ``noexec``/``nosuid``/``nodev``.
+
+    ``ids`` is the owner as the container sees it (host ids mapped through its user
+    namespace, see :func:`_owner_in_ns`).
+
+    Under gVisor only ``noexec`` is compared: its ``mountinfo`` never shows the others.
+    """
     path, size, mode = t.path, t.size, t.mode
     owner = {"uid": t.uid, "gid": t.gid}
     flags = ["exec" if t.exec else "noexec", "suid" if t.suid else "nosuid", "nodev"]
+    if gvisor:
+        flags = flags[:1]
     wanted = f"tmpfs size={size} mode={mode:o}"
     wanted += "".join(f" {k}={v}" for k, v in owner.items() if v is not None)
     wanted += " " + " ".join(flags)
     if info is None:
         return check(f"mount {path}", wanted, "not mounted", source, False)
+    if ids is None:
+        ids = (info.uid, info.gid)
     got_flags = [
         "noexec" if info.noexec else "exec",
         "nosuid" if info.nosuid else "suid",
         "nodev" if info.nodev else "dev",
-    ]
+    ][: len(flags)]
     actual = f"{info.fstype} size={info.size_bytes} mode={(info.mode or 0):o}"
     actual += "".join(
-        f" {k}={v}" for k, v in (("uid", info.uid), ("gid", info.gid)) if owner[k] is not None
+        f" {k}={v}" for k, v in (("uid", ids[0]), ("gid", ids[1])) if owner[k] is not None
     )
     actual += " " + " ".join(got_flags)
     ok = (
@@ -198,7 +337,7 @@ def _tmpfs_check(t: Tmpfs, info: MountInfo | None, source: str) -> Check:
         and info.size_bytes is not None
         and abs(info.size_bytes - size) < _MAX_PAGE
         and info.mode == mode
-        and all(v is None or getattr(info, k) == v for k, v in owner.items())
+        and all(v is None or actual_id == v for (k, v), actual_id in zip(owner.items(), ids))
         and got_flags == flags
     )
     return check(f"mount {path}", wanted, actual, source, ok)

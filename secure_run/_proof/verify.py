@@ -38,11 +38,13 @@ from docker.models.containers import Container
 from .._config.run_config import RunConfig
 from .._engine.client import is_local, session
 from .._engine.errors import base_url, translated
+from .._engine.facts import cached_facts
+from .._engine.runtimes import is_gvisor_name
 from .._errors import ConfigError, HardeningNotApplied, LaunchError
 from .expected import needs_every_cap
 from .host import read_host_process, read_text
 from .inspect_checks import inspect_checks
-from .kernel import KernelFileError, KernelState
+from .kernel import CgroupLimits, KernelFileError, KernelState
 from .kernel_checks import cgroup_keys_for, kernel_checks, mount_points
 from .probe import ProbeError, probe_command, read_probe
 from .verify_report import EXEC, INSPECT, Check, VerifyReport, cell, check
@@ -267,6 +269,16 @@ class _KernelReader:
         self.cgroup_root = cgroup_root
         self.checks = checks
         self.notes = notes
+        self.gvisor = False
+        self.host_cgroup: tuple[CgroupLimits, str] | None = None
+
+    def _runs_gvisor(self, info: Mapping[str, Any]) -> bool:
+        """The container runs in gVisor: by its recorded runtime and the engine's facts."""
+        runtime = str((info.get("HostConfig") or {}).get("Runtime") or "")
+        facts = cached_facts(self.client)
+        if facts is not None:
+            return facts.is_gvisor(runtime or None)
+        return is_gvisor_name(runtime)
 
     def check(self, info: Mapping[str, Any], kernel: KernelSource) -> None:
         """The kernel checks, from the host when it may and can, else an exec probe."""
@@ -277,7 +289,12 @@ class _KernelReader:
             return
         pid = int(state.get("Pid") or 0)
         why_not = ""
-        if kernel in (True, "host"):
+        if self._runs_gvisor(info):
+            gvisor_why = self._gvisor(container_id, pid, kernel)
+            if gvisor_why is None:
+                return
+            why_not = gvisor_why
+        elif kernel in (True, "host"):
             host, why_not = self._read_host(container_id, pid)
             if host is not None:
                 self._add(host, f"host /proc/{pid}")
@@ -298,8 +315,40 @@ class _KernelReader:
                 raise
             self._not_running(state)
 
+    def _gvisor(self, container_id: str, pid: int, kernel: KernelSource) -> str | None:
+        """Under gVisor the host's ``/proc/<pid>`` is the sandbox, not the workload.
+
+        So the workload's state comes from inside (the exec probe); the limits come
+        from the sandbox's cgroup on the host when the engine is local (the sandbox
+        and everything in it is bounded by them), else they are noted as not visible.
+        Returns why the host was not read, or ``None`` when ``kernel="host"`` failed.
+        """
+        why = (
+            f"the container runs in gVisor, so the host's /proc/{pid} is the sandbox's "
+            "process, not the workload"
+        )
+        if kernel == "host":
+            actual = f"not read: {why}"
+            self.checks.append(check("kernel state", "read from the host", actual, "host", False))
+            return None
+        self.gvisor = True
+        if kernel is True:
+            host, _ = self._read_host(container_id, pid)
+            if host is not None:
+                self.host_cgroup = (host.cgroup, f"host cgroup of the sandbox (pid {pid})")
+        return why
+
     def _add(self, state: KernelState, source: str) -> None:
-        self.checks.extend(kernel_checks(self.cfg, state, source, self.notes))
+        self.checks.extend(
+            kernel_checks(
+                self.cfg,
+                state,
+                source,
+                self.notes,
+                gvisor=self.gvisor,
+                host_cgroup=self.host_cgroup,
+            )
+        )
 
     def _not_running(self, state: Mapping[str, Any]) -> None:
         """A failed ``State.Running`` check: a stopped container shows no kernel state."""

@@ -198,6 +198,7 @@ PRESET_WARNINGS = {
     "restricted": set(),
     "sandbox": set(),
     "service": set(),
+    "gvisor": set(),
     # Pod Security *baseline*: a writable root and Docker's defaults minus NET_RAW.
     "baseline": {"5.13", "PSS-restricted-capabilities"},
 }

@@ -27,6 +27,7 @@ from docker.models.containers import Container
 import secure_run as sr
 from secure_run._audit.audit import CHECKS, AuditReport, Finding, audit, audit_all, audit_config
 from secure_run._engine.errors import base_url
+from secure_run._engine.facts import EngineFacts
 from secure_run._errors import LaunchError, SecureRunError
 from secure_run.testing import TEST_LABELS
 
@@ -54,7 +55,10 @@ def name(role: str) -> str:
 
 @pytest.fixture(scope="module")
 def containers(
-    docker_client: docker.DockerClient, test_image: str, tmp_path_factory: pytest.TempPathFactory
+    docker_client: docker.DockerClient,
+    test_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    engine: EngineFacts,
 ) -> Iterator[dict[str, Container]]:
     """The module's containers, by role; see the module docstring for what each gets."""
     client = docker_client
@@ -97,8 +101,11 @@ def containers(
         )  # fmt: skip
         # Created, never started: privileged does not start here, and none of these
         # settings (host network, /etc and the Docker socket, rshared) may run.
+        # A userns-remap engine refuses privileged and host networking in the remap.
+        remap = {"userns_mode": "host"} if engine.userns else {}
         out["privileged"] = client.containers.create(
             test_image, SLEEP, name=name("privileged"), privileged=True, network_mode="host",
+            **remap,
             cgroup_parent="/secure-run-audit-test",
             mounts=[
                 docker.types.Mount("/host-etc", "/etc", type="bind"),

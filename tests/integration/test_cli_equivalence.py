@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import docker
 import pytest
@@ -57,10 +57,15 @@ def _differences(sdk: dict, cli: dict) -> dict[str, tuple[Any, Any]]:
 
 @pytest.mark.parametrize("preset", sorted(sr.presets()))
 def test_every_preset_gives_the_same_container(
-    preset: str, test_image: str, docker_client: docker.DockerClient, internal_network: str
+    preset: str,
+    test_image: str,
+    docker_client: docker.DockerClient,
+    internal_network: str,
+    runtime_present: Callable[[sr.RunConfig], None],
 ) -> None:
     """For each preset, the CLI argv and the SDK kwargs give identical HostConfigs."""
     builder = sr.preset(preset, test_image).labels(TEST_LABELS).command(["true"])
+    runtime_present(builder.build())
     if builder.build().network != "none":
         builder = builder.network(internal_network)
     sdk, cli = _create_both(docker_client, builder.build())

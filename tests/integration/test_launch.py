@@ -375,9 +375,12 @@ def test_pytest_plugin_fixture(pytester: pytest.Pytester, test_image: str) -> No
     assert _gone(docker.from_env(), container_id)
 
 
-def test_launch_with_host_pid_namespace_verifies(box: sr.RunBuilder, docker_client) -> None:
+def test_launch_with_host_pid_namespace_verifies(
+    box: sr.RunBuilder, docker_client, unremapped
+) -> None:
     """The daemon's own label=disable for a host PID namespace is not taken for a weaker option."""
-    cfg = box.host_namespace("pid").opt_in("host-namespace").command(["sleep", "30"]).build()
+    cfg = unremapped(box.host_namespace("pid").opt_in("host-namespace"))
+    cfg = cfg.command(["sleep", "30"]).build()
     with sr.launch(cfg, client=docker_client) as c:
         assert "label=disable" in c.inspect()["HostConfig"]["SecurityOpt"]
         assert c.report is not None

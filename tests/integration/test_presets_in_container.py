@@ -24,8 +24,10 @@ def launched(
     test_image: str,
     internal_network: str,
     probe: Callable[[sr.RunBuilder], Probe],
+    runtime_present: Callable[[sr.RunConfig], None],
 ) -> tuple[sr.RunConfig, Probe]:
     builder = _builder(request.param, test_image, internal_network)
+    runtime_present(builder.build())
     return builder.build(), probe(builder)
 
 

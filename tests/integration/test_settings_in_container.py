@@ -18,6 +18,7 @@ import docker
 import pytest
 
 import secure_run as sr
+from secure_run._audit.daemon import locate_daemon
 from secure_run._proof.probe import Probe
 from secure_run.testing import TEST_LABELS
 
@@ -146,10 +147,14 @@ PROBED: list[tuple[str, Change, Check]] = [
 
 @pytest.mark.parametrize(("change", "check"), [c[1:] for c in PROBED], ids=[c[0] for c in PROBED])
 def test_setting_is_seen_inside(
-    restricted: sr.RunBuilder, probe: Callable[[sr.RunBuilder], Probe], change: Change, check: Check
+    restricted: sr.RunBuilder,
+    probe: Callable[[sr.RunBuilder], Probe],
+    change: Change,
+    check: Check,
+    unremapped: Callable[[sr.RunBuilder], sr.RunBuilder],
 ) -> None:
     """The container really got the one setting changed (see the case id)."""
-    got = probe(change(restricted))
+    got = probe(unremapped(change(restricted)))
     assert check(got), got
 
 
@@ -263,24 +268,34 @@ def test_sysctl(restricted: sr.RunBuilder, launch: Callable) -> None:
     assert got.output == "80\n"
 
 
-def test_device(restricted: sr.RunBuilder, launch: Callable) -> None:
+def test_device(restricted: sr.RunBuilder, launch: Callable, unremapped: Callable) -> None:
     """A device given with its opt-in appears as that character device."""
-    builder = restricted.device("/dev/null", "/dev/hostnull", "r").opt_in("devices")
+    builder = unremapped(restricted.device("/dev/null", "/dev/hostnull", "r").opt_in("devices"))
     got = _run(launch, builder, "/bin/sh", "-c", "test -c /dev/hostnull && echo char")
     assert got.output == "char\n"
 
 
 @pytest.mark.parametrize("kind", ["ipc", "network"])
 def test_host_namespace_shares_the_hosts(
-    restricted: sr.RunBuilder, launch: Callable, kind: str
+    restricted: sr.RunBuilder,
+    launch: Callable,
+    kind: str,
+    unremapped: Callable,
+    docker_client: docker.DockerClient,
 ) -> None:
-    """A host namespace opt-in really joins the host's namespace (same inode)."""
+    """A host namespace opt-in really joins the engine host's namespace (same inode).
+
+    The host's is dockerd's own (an engine may run in a network namespace of its own).
+    """
     ns = {"ipc": "ipc", "network": "net"}[kind]
-    builder = restricted.host_namespace(kind).opt_in("host-namespace")
+    builder = unremapped(restricted.host_namespace(kind).opt_in("host-namespace"))
     got = _run(launch, builder, "/bin/readlink", f"/proc/self/ns/{ns}")
     private = _run(launch, restricted, "/bin/readlink", f"/proc/self/ns/{ns}")
-    assert got.output.strip() == os.readlink(f"/proc/self/ns/{ns}")
-    assert private.output.strip() != os.readlink(f"/proc/self/ns/{ns}")
+    daemon = locate_daemon(docker_client, rootless=False)
+    pid = daemon.pid if daemon is not None and daemon.pid is not None else "self"
+    host = os.readlink(f"/proc/{pid}/ns/{ns}")
+    assert got.output.strip() == host
+    assert private.output.strip() != host
 
 
 # --- settings with nothing to read from inside: the engine's record of them -----------
@@ -357,9 +372,11 @@ def test_runtime(restricted: sr.RunBuilder, launch: Callable) -> None:
     assert (got.status, got.attrs["HostConfig"]["Runtime"]) == (0, "runc")
 
 
-def test_privileged_is_requested(restricted: sr.RunBuilder, docker_client) -> None:
+def test_privileged_is_requested(
+    restricted: sr.RunBuilder, docker_client, unremapped: Callable
+) -> None:
     """Privileged mode reaches the engine (created only: this host refuses to start it)."""
-    cfg = restricted.privileged().opt_in("privileged").labels(TEST_LABELS).build()
+    cfg = unremapped(restricted.privileged().opt_in("privileged")).labels(TEST_LABELS).build()
     container = docker_client.containers.create(**cfg.to_docker_kwargs())
     try:
         host = docker_client.api.inspect_container(container.id)["HostConfig"]

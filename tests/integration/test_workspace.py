@@ -16,6 +16,7 @@ import docker
 import pytest
 
 import secure_run as sr
+from secure_run._engine.facts import EngineFacts
 from secure_run.testing import TEST_LABELS
 
 pytestmark = pytest.mark.docker
@@ -111,7 +112,9 @@ def test_the_workspace_is_noexec_unless_asked(sandbox: sr.RunBuilder) -> None:
     assert (allowed.exit_code, allowed.stdout) == (0, b"ran\n")
 
 
-def test_the_kernel_shows_the_workspace_as_configured(sandbox: sr.RunBuilder) -> None:
+def test_the_kernel_shows_the_workspace_as_configured(
+    sandbox: sr.RunBuilder, engine: EngineFacts
+) -> None:
     """verify() reads the workspace mount from the kernel: tmpfs, 16 MiB, 0700, uid, flags."""
     with sr.launch(sandbox.command(["sleep", "600"]).build()) as box:
         report = box.verify()
@@ -120,7 +123,10 @@ def test_the_kernel_shows_the_workspace_as_configured(sandbox: sr.RunBuilder) ->
     assert mount.ok, mount
     per_mount, per_fs = mountinfo.split(" - ")
     assert per_fs.split()[0] == "tmpfs"
-    assert {"size=16384k", "mode=700", "uid=1000", "gid=1000"} <= set(per_fs.split()[-1].split(","))
+    uid, gid = engine.host_ids(1000, 1000)  # the kernel shows host ids (userns-remap)
+    assert {"size=16384k", "mode=700", f"uid={uid}", f"gid={gid}"} <= set(
+        per_fs.split()[-1].split(",")
+    )
     assert {"noexec", "nosuid", "nodev"} <= set(per_mount.split()[5].split(","))
 
 
@@ -141,7 +147,7 @@ def test_verify_catches_a_workspace_that_lost_its_cap(
 
 
 def test_the_keeper_holds_no_power(
-    sandbox: sr.RunBuilder, docker_client: docker.DockerClient
+    sandbox: sr.RunBuilder, docker_client: docker.DockerClient, engine: EngineFacts
 ) -> None:
     """The keeper runs as nobody with no capability, no new privileges, seccomp, no network."""
     with sr.launch(sandbox.command(["sleep", "600"]).build()) as box:
@@ -149,7 +155,7 @@ def test_the_keeper_holds_no_power(
         keeper = docker_client.api.inspect_container(box.workspace.keeper_id)
         status = Path(f"/proc/{keeper['State']['Pid']}/status").read_text()
     fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
-    assert fields["Uid"].split()[0] == "65534"
+    assert fields["Uid"].split()[0] == str(engine.host_ids(65534, 65534)[0])  # host's view
     assert fields["CapEff"].strip() == fields["CapBnd"].strip() == "0000000000000000"
     assert (fields["NoNewPrivs"].strip(), fields["Seccomp"].strip()) == ("1", "2")
     assert keeper["HostConfig"]["NetworkMode"] == "none"

@@ -67,7 +67,7 @@ import pytest
 
 from secure_run.testing import has_attack_tool, has_suid_probe
 
-from .support import PRESETS, Battery, mem_available
+from .support import PRESETS, Battery, gvisor_skip_reason, mem_available
 
 #: How far below its level before a test the host's MemAvailable may stay afterwards.
 MEM_TOLERANCE = 128 << 20
@@ -104,6 +104,14 @@ def attack_image(docker_client: docker.DockerClient, test_image: str) -> str:
 
 
 # -- the battery's record and the host's health ---------------------------------------
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under gVisor, skip each attack that cannot apply there, with what gVisor does."""
+    for item in items:
+        reason = gvisor_skip_reason(item.nodeid)
+        if reason is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -266,6 +266,11 @@ CASES = [
     ("5.30", record(R, NetworkSettings__Networks={"bridge": {"NetworkID": BRIDGE_ID}}),
      context(networks=()), None, "pass", "none is docker0"),
     ("5.30", R, None, None, "pass", "['none'], none is docker0"),
+    ("5.30", record(R, NetworkSettings__Networks={"bridge": {"NetworkID": "b0"}}),
+     context(networks=[{"Id": "b0", "Name": "bridge", "Options": {  # dockerd -b sr-userns0
+         "com.docker.network.bridge.name": "sr-userns0",
+         "com.docker.network.bridge.default_bridge": "true"}}]),
+     None, "info", "['bridge'] is docker0"),
     # 5.32 engine socket
     ("5.32", record(R, Mounts=[mount("/var/run/docker.sock", "/var/run/docker.sock", rw=False)]),
      None, None, "warn", "/var/run/docker.sock -> /var/run/docker.sock"),

@@ -10,7 +10,7 @@ from secure_run import OptIn
 from secure_run._config.presets import PRESETS
 
 IMAGE = "busybox:1.36"
-NAMES = ["restricted", "sandbox", "service", "baseline"]
+NAMES = ["restricted", "sandbox", "service", "baseline", "gvisor"]
 THREAD_HINTS = {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "GOMAXPROCS"}
 
 
@@ -23,8 +23,8 @@ def tmp_size(cfg: sr.RunConfig) -> int:
     return tmp.size
 
 
-def test_presets_lists_the_four_names():
-    """sr.presets() names restricted, sandbox, service and baseline, in that order."""
+def test_presets_lists_the_five_names():
+    """sr.presets() names restricted, sandbox, service, baseline and gvisor, in that order."""
     assert list(sr.presets()) == NAMES
 
 
@@ -179,3 +179,14 @@ def test_preset_values_are_what_the_config_holds(name):
 def test_presets_are_immutable_values(name):
     """A preset is a frozen, hashable value all the way down, safe to share."""
     assert hash(PRESETS[name]) == hash(PRESETS[name])
+
+
+def test_gvisor_is_sandbox_under_runsc_with_a_pids_limit_runsc_starts_with():
+    """gvisor is sandbox's settings plus runtime runsc, with pids_limit raised to 128."""
+    gvisor, sandbox = built("gvisor"), built("sandbox")
+    assert gvisor.runtime == "runsc"
+    assert gvisor.pids_limit == 128
+    same = {"runtime", "pids_limit", "preset"}
+    for field in attrs.fields(sr.RunConfig):
+        if field.name not in same:
+            assert getattr(gvisor, field.name) == getattr(sandbox, field.name), field.name

@@ -118,6 +118,8 @@ def test_preset_kwargs_are_exactly_the_hardened_settings(name):
     }
     if cfg.tmpfs:
         expected["tmpfs"] = {t.path: _tmpfs_options(t) for t in cfg.tmpfs}
+    if cfg.runtime is not None:
+        expected["runtime"] = cfg.runtime
     assert cfg.to_docker_kwargs() == expected
 
 

@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# The `gvisor` engine: a second rootful dockerd whose default runtime is gVisor's runsc,
+# beside the default one.   scripts/engines/gvisor.sh up | down | env
+#                           (or scripts/engines.sh up|down|env gvisor)
+#
+# - Its own socket, data root, exec root, pid file and config file (the host's
+#   /etc/docker/daemon.json is never read), all under
+#   ${SECURE_RUN_ENGINES_DIR:-/tmp/secure-run-engines}/gvisor.
+# - runsc is registered in that config file as the runtime `runsc` with the runtime
+#   arguments --network=none (runsc refuses a network in the root network namespace:
+#   "cannot run with network enabled in root network namespace"), --platform=ptrace
+#   (this build's kvm platform hangs here) and --oci-seccomp (Docker's seccomp profile
+#   is then loaded inside the sandbox too; without it the workload has none there).
+#   Not with --add-runtime as well: the same name twice refuses to start.
+# - runsc is the daemon's default runtime, so every container on this engine runs in
+#   gVisor, whether or not its config names the runtime (secure_run reads the runtime
+#   from each container's inspect record). runc stays registered.
+# - --bridge=none --iptables=false: no bridge, no iptables rule; containers get `none`.
+# - HTTP(S)_PROXY point at a closed loopback port: no pull can reach a registry.
+# - `up` installs runsc (apt-get) when missing and loads the test image (built on the
+#   default engine by `python3 -m secure_run.testing` if missing) with docker save|load.
+# - `down` stops dockerd by its PID (SIGTERM, SIGKILL after 20 s), deletes what runsc
+#   still knows under the exec root (`runsc --root <exec-root>/runtime-runsc/moby`), kills
+#   leftover shims and sandboxes (their command lines name the state folder), unmounts
+#   what is left and removes the folder.
+set -euo pipefail
+
+NAME=gvisor
+STATE="${SECURE_RUN_ENGINES_DIR:-/tmp/secure-run-engines}/$NAME"
+SOCK="$STATE/$NAME.sock"
+PIDFILE="$STATE/dockerd.pid"
+LOG="$STATE/dockerd.log"
+CGROUP_PARENT=/sr-gvisor
+TEST_IMAGE=secure-run-test/busybox:latest
+DEAD_PROXY=http://127.0.0.1:9
+START_TIMEOUT=60
+STOP_TIMEOUT=20
+PYTHON="${PYTHON:-python3}"
+
+say() { printf 'engines/%s.sh: %s\n' "$NAME" "$*" >&2; }
+die() {
+    say "error: $*"
+    exit 1
+}
+
+edocker() { docker -H "unix://$SOCK" "$@"; }
+answers() { [ -S "$SOCK" ] && timeout 10 docker -H "unix://$SOCK" version >/dev/null 2>&1; }
+
+# The PID in the pid file, if it is a running dockerd of ours (its command line names
+# our state folder).
+our_pid() {
+    local pid
+    [ -f "$PIDFILE" ] || return 1
+    pid="$(cat "$PIDFILE" 2>/dev/null || true)"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$STATE/" || return 1
+    echo "$pid"
+}
+
+ensure_runsc() {
+    command -v runsc >/dev/null 2>&1 && return 0
+    say "installing runsc (apt-get)"
+    apt-get install -y runsc >/dev/null 2>&1 ||
+        { apt-get update >/dev/null && apt-get install -y runsc >/dev/null; } ||
+        die "apt-get install runsc failed"
+}
+
+write_config() {
+    local runsc
+    runsc="$(command -v runsc)"
+    cat >"$STATE/daemon.json" <<EOF
+{
+  "runtimes": {
+    "runsc": {
+      "path": "$runsc",
+      "runtimeArgs": ["--network=none", "--platform=ptrace", "--oci-seccomp"]
+    }
+  },
+  "default-runtime": "runsc"
+}
+EOF
+}
+
+start_dockerd() {
+    mkdir -p "$STATE/data" "$STATE/exec"
+    write_config
+    : >"$LOG"
+    # setsid: it outlives this script; env execs, so $! is dockerd itself.
+    setsid nohup env HTTP_PROXY="$DEAD_PROXY" HTTPS_PROXY="$DEAD_PROXY" NO_PROXY= \
+        http_proxy="$DEAD_PROXY" https_proxy="$DEAD_PROXY" no_proxy= \
+        dockerd \
+        --config-file "$STATE/daemon.json" \
+        --host "unix://$SOCK" \
+        --data-root "$STATE/data" \
+        --exec-root "$STATE/exec" \
+        --pidfile "$PIDFILE" \
+        --bridge=none \
+        --iptables=false \
+        --ip-masq=false \
+        --cgroup-parent "$CGROUP_PARENT" \
+        >>"$LOG" 2>&1 </dev/null &
+    local pid=$! waited=0
+    until answers; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$LOG" >&2 || true
+            die "dockerd exited at start (log: $LOG)"
+        fi
+        if [ "$waited" -ge "$((START_TIMEOUT * 5))" ]; then
+            tail -n 20 "$LOG" >&2 || true
+            die "dockerd did not answer within ${START_TIMEOUT}s (log: $LOG; stop it with: $0 down)"
+        fi
+        sleep 0.2
+        waited=$((waited + 1))
+    done
+    say "dockerd $pid answers at unix://$SOCK"
+}
+
+load_image() {
+    if edocker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
+        return 0
+    fi
+    if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
+        say "building $TEST_IMAGE on the default engine ($PYTHON -m secure_run.testing)"
+        "$PYTHON" -m secure_run.testing >/dev/null
+    fi
+    docker save "$TEST_IMAGE" | edocker load -q >/dev/null
+    say "loaded $TEST_IMAGE"
+}
+
+cmd_up() {
+    [ "$(id -u)" -eq 0 ] || die "needs root (dockerd, runsc)"
+    command -v dockerd >/dev/null 2>&1 || die "dockerd not found (apt-get install docker.io)"
+    ensure_runsc
+    mkdir -p "$STATE"
+    if our_pid >/dev/null && answers; then
+        say "already up (dockerd $(our_pid))"
+    else
+        start_dockerd
+    fi
+    [ "$(edocker info --format '{{.DefaultRuntime}}')" = runsc ] ||
+        die "the engine at unix://$SOCK does not run runsc by default"
+    load_image
+    # One start proves the sandbox works here (fails fast on a broken runsc).
+    timeout -s KILL 60 docker -H "unix://$SOCK" run --rm --network none "$TEST_IMAGE" true ||
+        die "a container does not start under runsc (log: $LOG)"
+}
+
+# Shims and sandboxes of this engine: their command lines name the state folder.
+leftover_pids() {
+    local proc
+    cat /sys/fs/cgroup/pids"$CGROUP_PARENT"/*/cgroup.procs 2>/dev/null || true
+    for proc in /proc/[0-9]*; do
+        case "$(cat "$proc/comm" 2>/dev/null)" in
+        containerd* | runsc* | exe) ;;
+        *) continue ;;
+        esac
+        tr '\0' ' ' <"$proc/cmdline" 2>/dev/null | grep -qF -- "$STATE/" && echo "${proc#/proc/}"
+    done
+    return 0
+}
+
+# What runsc itself still knows (a failed start leaks a sandbox): delete it by its id.
+delete_sandboxes() {
+    local root id
+    command -v runsc >/dev/null 2>&1 || return 0
+    for root in "$STATE"/exec/runtime-*/moby; do
+        [ -d "$root" ] || continue
+        for id in $(runsc --root "$root" list -q 2>/dev/null || true); do
+            timeout -s KILL 20 runsc --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+        done
+    done
+}
+
+unmount_state() {
+    local target _ targets
+    for _ in 1 2 3; do
+        mapfile -t targets < <(findmnt -rn -o TARGET | grep -F -- "$STATE/" | sort -r || true)
+        [ "${#targets[@]}" -eq 0 ] && return 0
+        for target in "${targets[@]}"; do
+            umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || true
+        done
+    done
+    mapfile -t targets < <(findmnt -rn -o TARGET | grep -F -- "$STATE/" || true)
+    [ "${#targets[@]}" -eq 0 ] || die "still mounted under $STATE: ${targets[*]}"
+}
+
+cmd_down() {
+    local pid waited=0 left dir
+    if pid="$(our_pid)"; then
+        say "stopping dockerd $pid"
+        kill -TERM "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt "$((STOP_TIMEOUT * 10))" ]; do
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            say "dockerd $pid still running after ${STOP_TIMEOUT}s; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    delete_sandboxes
+    left="$(leftover_pids | sort -u | tr '\n' ' ')"
+    if [ -n "${left// /}" ]; then
+        say "killing leftover shims and sandboxes: $left"
+        # shellcheck disable=SC2086 # one PID per word
+        kill -KILL $left 2>/dev/null || true
+        sleep 0.5
+    fi
+    for dir in /sys/fs/cgroup/*"$CGROUP_PARENT"; do
+        [ -d "$dir" ] || continue
+        find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    done
+    if [ -d "$STATE" ]; then
+        unmount_state
+        rm -rf "$STATE"
+    fi
+    say "down"
+}
+
+cmd_env() {
+    printf 'export SECURE_RUN_ENGINE_URL=%q\n' "unix://$SOCK"
+    printf 'export SECURE_RUN_ENGINE_NAME=%q\n' "$NAME"
+}
+
+case "${1:-}" in
+up) cmd_up ;;
+down) cmd_down ;;
+env) cmd_env ;;
+*)
+    echo "usage: $0 up | down | env" >&2
+    exit 2
+    ;;
+esac

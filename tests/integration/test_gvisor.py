@@ -1,0 +1,76 @@
+"""The gvisor preset and verify() on an engine that runs gVisor (scripts/engines/gvisor.sh).
+
+Skipped unless the engine the environment names has a gVisor runtime.
+"""
+
+from __future__ import annotations
+
+import docker
+import pytest
+
+import secure_run as sr
+from secure_run._engine.facts import engine_facts
+from secure_run.testing import TEST_LABELS
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def gvisor(docker_client: docker.DockerClient) -> docker.DockerClient:
+    """The client, if its engine has a gVisor runtime."""
+    if not engine_facts(docker_client).gvisor_runtimes:
+        pytest.skip("the engine has no gVisor runtime (scripts/engines.sh up gvisor)")
+    return docker_client
+
+
+def _builder(name: str, image: str) -> sr.RunBuilder:
+    return sr.preset(name, image).labels(TEST_LABELS)
+
+
+@pytest.mark.parametrize("how", ["preset", "sandbox+runtime"])
+def test_launch_under_gvisor_verifies_with_no_false_failure(
+    gvisor: docker.DockerClient, test_image: str, how: str
+) -> None:
+    """sr.launch of the gvisor preset (or sandbox under runsc) verifies, read from inside."""
+    if how == "preset":
+        b = _builder("gvisor", test_image)
+    else:
+        b = _builder("sandbox", test_image).runtime("runsc").pids_limit(128)
+    with sr.launch(b.command(["sleep", "60"]).build(), client=gvisor) as box:
+        report = sr.verify(box)
+    assert report.ok, str(report)
+    assert "exec probe" in report.sources()
+    assert any("not visible under gVisor" in note for note in report.notes)
+
+
+def test_a_pids_limit_runsc_cannot_start_with_is_refused_before_create(
+    gvisor: docker.DockerClient, test_image: str
+) -> None:
+    """sandbox (pids_limit 64) under runsc is refused with UnsupportedFeature before create."""
+    cfg = _builder("sandbox", test_image).runtime("runsc").command(["true"]).build()
+    with pytest.raises(sr.UnsupportedFeature, match="pids_limit"):
+        sr.launch(cfg, client=gvisor)
+
+
+def test_verify_catches_a_capability_kept_behind_the_librarys_back(
+    gvisor: docker.DockerClient, test_image: str
+) -> None:
+    """A container made through raw docker-py without cap_drop fails CapDrop and CapBnd."""
+    cfg = _builder("gvisor", test_image).command(["sleep", "60"]).build()
+    kwargs = cfg.to_docker_kwargs()
+    kwargs.pop("cap_drop")
+    raw = gvisor.containers.run(detach=True, **kwargs)
+    try:
+        report = sr.verify(raw, cfg, client=gvisor, strict=False)
+    finally:
+        raw.remove(force=True)
+    failed = {c.property for c in report.failures}
+    assert {"HostConfig.CapDrop", "CapBnd"} <= failed
+
+
+def test_a_memory_hog_is_killed_at_64m(gvisor: docker.DockerClient, test_image: str) -> None:
+    """Under gVisor a 64m limit kills a hog that allocates far more (exit 137)."""
+    hog = "x=a; while true; do x=$x$x$x$x; done"
+    cfg = _builder("gvisor", test_image).memory("64m").command(["sh", "-c", hog]).build()
+    result = sr.run(cfg, client=gvisor, timeout=120)
+    assert result.exit_code == 137
