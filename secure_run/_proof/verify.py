@@ -300,20 +300,36 @@ class _KernelReader:
                 self._add(host, f"host /proc/{pid}")
                 return
             if kernel == "host":
+                if not self._still_running(container_id):
+                    return
                 actual = f"not read: {why_not}"
                 self.checks.append(
                     check("kernel state", "read from the host", actual, "host", False)
                 )
                 return
+        before = len(self.checks)
         try:
-            self._exec_probe(container_id, why_not)
+            if self._exec_probe(container_id, why_not):
+                return
         except LaunchError:
-            # The container may have exited since the inspect: say so rather than "exec failed".
-            with translated(f"inspect container {container_id[:12]}", client=self.client):
-                state = self.client.api.inspect_container(container_id).get("State") or {}
-            if state.get("Running"):
+            if self._still_running(container_id):
                 raise
-            self._not_running(state)
+            return
+        # A probe without a report (exit code 126, say) may be one the container's exit
+        # cut short: if it has exited since the inspect, that is the failure to report.
+        failed = self.checks[before:]
+        del self.checks[before:]
+        if self._still_running(container_id):
+            self.checks.extend(failed)
+
+    def _still_running(self, container_id: str) -> bool:
+        """Whether the container still runs; if not, the failed ``State.Running`` check."""
+        with translated(f"inspect container {container_id[:12]}", client=self.client):
+            state = self.client.api.inspect_container(container_id).get("State") or {}
+        if state.get("Running"):
+            return True
+        self._not_running(state)
+        return False
 
     def _gvisor(self, container_id: str, pid: int, kernel: KernelSource) -> str | None:
         """Under gVisor the host's ``/proc/<pid>`` is the sandbox, not the workload.
@@ -387,7 +403,8 @@ class _KernelReader:
             return None, f"{proc} could not be read ({exc})"
         return state, ""
 
-    def _exec_probe(self, container_id: str, why_not_host: str) -> None:
+    def _exec_probe(self, container_id: str, why_not_host: str) -> bool:
+        """Read the kernel state by an exec probe; whether it gave a report (or no shell)."""
         client = self.client
         with translated(
             f"run the verification probe in container {container_id[:12]}", client=client
@@ -405,13 +422,14 @@ class _KernelReader:
             if code in (126, 127) and "/bin/sh" in text:
                 reason = f" and {why_not_host}" if why_not_host else " (kernel='exec')"
                 self.notes.append(f"kernel state not verified: {_NO_SHELL}{reason}")
-                return
+                return True
             head = " ".join(text.split())[:200] or "<empty>"
             actual = f"exit code {code}, {exc}; output began: {head}"
             self.checks.append(
                 check("kernel state", "the exec probe's report", actual, EXEC, False)
             )
-            return
+            return False
         if why_not_host:
             self.notes.append(f"kernel state read by an exec probe: {why_not_host}")
         self._add(state, EXEC)
+        return True

@@ -1053,3 +1053,25 @@ def test_the_config_audits_record_of_a_config_passes_its_inspect_checks(name):
     )
     failed = [c for c in inspect_checks(cfg, config_inspect(cfg)) if not c.ok]
     assert failed == []
+
+
+def test_probe_cut_short_by_the_exit_is_reported_as_not_running(host):
+    """Exit code 126 and no report, and the container has exited since: State.Running fails."""
+    client = host.client(REMOTE)
+    client.api.exec_output = b"OCI runtime exec failed: read init-p: connection reset by peer\r\n"
+    client.api.exec_code = 126
+    client.api.later_state = {"Running": False, "Status": "exited", "ExitCode": 0, "Pid": 0}
+    report = host.verify(client=client)
+    assert only_failure(report) == Check(
+        "State.Running", "true", "false (exited, exit code 0)", "inspect", False
+    )
+
+
+def test_probe_without_a_report_in_a_running_container_still_fails(host):
+    """Exit code 126 and no report while the container still runs: the probe's failure stays."""
+    client = host.client(REMOTE)
+    client.api.exec_output = b"OCI runtime exec failed: read init-p: connection reset by peer\r\n"
+    client.api.exec_code = 126
+    failure = only_failure(host.verify(client=client))
+    assert (failure.property, failure.source) == ("kernel state", "exec probe")
+    assert "exit code 126" in failure.actual
