@@ -110,3 +110,12 @@ bench: bootstrap
 		|| $(PYTHON) -m pip install -q -e '.[bench]'
 	$(PYTHON) -m secure_run.testing >/dev/null
 	$(PYTHON) benchmarks/run_all.py
+
+# The engine matrix (root): the integration, security, examples and docs-demo suites on
+# every engine scripts/engines.sh can start (or ENGINES=a,b), each brought up before its
+# suites and down after them on every path; writes docs/data/engine-matrix.json and the
+# matrix blocks of docs/engine-support.md and docs/reliability.md (scripts/matrix.py).
+ENGINES ?=
+.PHONY: matrix
+matrix: bootstrap
+	$(PYTHON) scripts/matrix.py $(if $(ENGINES),--engines $(ENGINES)) $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))

@@ -431,6 +431,7 @@ def render(records: Mapping[str, Any]) -> str:
         "",
         *_machine(records.get("machine"), run),
         *_containment(records.get("battery")),
+        *_per_engine(),
         *_faults(records.get("reliability")),
         *_fuzz(records.get("fuzz"), run, records.get("junit")),
         *_outcomes(records.get("junit")),
@@ -438,6 +439,24 @@ def render(records: Mapping[str, Any]) -> str:
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines) + "\n"
+
+
+def _per_engine() -> list[str]:
+    """The battery's outcome on each engine of the matrix (``scripts/matrix.py``)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import matrix_render
+
+    return [
+        "### Containment on each engine",
+        "",
+        "The same battery, run by `make matrix` on every engine `scripts/engines.sh` starts "
+        "(docs/engine-support.md has each engine's versions and skips).",
+        "",
+        matrix_render.BEGIN,
+        *matrix_render.reliability_block(matrix_render.load(ROOT)),
+        matrix_render.END,
+        "",
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
