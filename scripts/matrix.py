@@ -52,8 +52,7 @@ ENGINES_SH = ROOT / "scripts" / "engines.sh"
 RESULTS = ROOT / "docs" / "data" / "engine-matrix.json"
 WORK = Path(os.environ.get("SECURE_RUN_MATRIX_DIR", str(ROOT / "build" / "matrix")))
 
-#: The engines in the order they run; ``default`` first, then each script's name.
-ORDER = ("default", "userns", "hardened", "gvisor", "podman", "rootless", "cgroupv2")
+ORDER = matrix_render.ORDER
 DEFAULT_SUITES = ("tests/integration", "tests/security", "tests/examples", "tests/docs")
 #: An engine script's exit status for "this engine cannot run on this machine".
 CANNOT_RUN = 3
@@ -287,10 +286,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed: list[str] = []
     if not args.render:
         known = engines_known()
-        names = args.engines.split(",") if args.engines else known
-        unknown = [n for n in names if n not in known]
+        asked = [n for n in (args.engines or "").split(",") if n]
+        unknown = [n for n in asked if n not in known]
         if unknown:
             parser.error(f"unknown engine(s): {', '.join(unknown)} (known: {', '.join(known)})")
+        names = sorted(asked, key=known.index) if asked else known
         signal.signal(signal.SIGTERM, _on_term)
         for name in names:
             print(f"\n===== matrix: {name} =====", flush=True)
