@@ -33,6 +33,12 @@ BLOB_CACHE_PARENT=/var/lib/containers
 # (rmdir, so only an empty cgroup goes) if `up` made libpod_parent.
 CGROUP_PARENT=libpod_parent
 ULIMIT_WANTED=1024
+# What scripts/engines/podman.sh (which sources this file) changes; the defaults are the
+# kube-play engine's: no network but none, and no CNI plugin to build one with.
+PODMAN_NETNS="${PODMAN_NETNS:-none}"
+PODMAN_CNI_PLUGIN_DIR="${PODMAN_CNI_PLUGIN_DIR:-$STATE/no-cni-plugins}"
+# Lines added at the end of [engine] (e.g. an [engine.runtimes] table); none by default.
+PODMAN_ENGINE_EXTRA="${PODMAN_ENGINE_EXTRA:-}"
 
 die() { echo "podman.sh: $*" >&2; exit 1; }
 log() { echo "podman.sh: $*" >&2; }
@@ -82,15 +88,16 @@ write_config() {
 # Podman's rootful default for both is 1048576, above this machine's hard limits.
 default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
 
-# No network but none: a pod played without --network fails instead of getting a bridge
-# (netavark would also write iptables chains into the host's own tables). The CNI backend
-# with an empty plugin directory has no plugin to build any network with.
-netns = "none"
+# The kube-play engine: no network but none, so a pod played without --network fails
+# instead of getting a bridge (netavark would also write iptables chains into the host's
+# own tables); the CNI backend with an empty plugin directory has no plugin to build any
+# network with. (scripts/engines/podman.sh: a bridge of its own, with no iptables rule.)
+netns = "$PODMAN_NETNS"
 
 [network]
 network_backend = "cni"
 network_config_dir = "$STATE/networks"
-cni_plugin_dirs = ["$STATE/no-cni-plugins"]
+cni_plugin_dirs = ["$PODMAN_CNI_PLUGIN_DIR"]
 
 [engine]
 runtime = "runc"
@@ -101,6 +108,7 @@ tmp_dir = "$STATE/tmp"
 static_dir = "$STATE/root/libpod"
 volume_path = "$STATE/volumes"
 image_copy_tmp_dir = "$STATE/tmp"
+$PODMAN_ENGINE_EXTRA
 EOF
     cat >"$STATE/storage.conf" <<EOF
 # Written by scripts/podman.sh: this engine's own storage (CONTAINERS_STORAGE_CONF).
@@ -216,6 +224,9 @@ cmd_down() {
     rm -rf "$STATE"
     log "removed $STATE"
 }
+
+# Sourced (by scripts/engines/podman.sh): define the functions only.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 case "${1:-}" in
     up) cmd_up ;;

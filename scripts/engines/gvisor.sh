@@ -222,6 +222,10 @@ cmd_down() {
 cmd_env() {
     printf 'export SECURE_RUN_ENGINE_URL=%q\n' "unix://$SOCK"
     printf 'export SECURE_RUN_ENGINE_NAME=%q\n' "$NAME"
+    # The suites' own configs ask for runsc by name too (tests/security/support.py
+    # with_test_runtime: the gVisor pids minimum, and under_gvisor() for what gVisor
+    # shows instead); every other container runs in it as the engine's default.
+    printf 'export SECURE_RUN_TEST_RUNTIME=%q\n' runsc
 }
 
 case "${1:-}" in
