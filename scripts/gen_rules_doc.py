@@ -5,9 +5,9 @@ Nothing here lists rules or opt-ins by hand; everything is read from the code:
 * the rules are the ``c.bad(field, value, message, fix)`` and ``c.needs(opt_in,
   field, value, message, fix)`` calls in the rule modules (:data:`_RULE_MODULES`:
   ``secure_run/_config/fields.py``, ``validation.py``, ``host_rules.py``, and the
-  Swarm and Kubernetes exporters ``_export/swarm.py`` and ``kubernetes.py``, in the
-  order their rules run), read from their syntax trees, grouped by the rule function
-  they are in. A field held in a loop
+  Swarm and Kubernetes exporters ``_export/swarm.py`` and ``kubernetes.py``, and the
+  rootless engine's ``_engine/rootless.py``, in the order their rules run), read from
+  their syntax trees, grouped by the rule function they are in. A field held in a loop
   variable is resolved from the literal or module constant the loop runs over; a
   part of a message computed from module constants is computed; anything else is
   shown as ``<name>``;
@@ -60,6 +60,7 @@ _RULE_MODULES = (
     "_config.host_rules",
     "_export.swarm",
     "_export.kubernetes",
+    "_engine.rootless",
 )
 #: The modules whose ``ConfigError.single()`` calls refuse a builder method's argument.
 _INPUT_MODULES = (

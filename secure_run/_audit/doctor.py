@@ -13,9 +13,11 @@ Id                              Rule (warn when ...)
 ``api-version``                 the engine speaks no API version a maintained line speaks
 ``kernel``                      the kernel is older than 4.10; info below 5.10
 ``2.2-icc``                     the default bridge lets containers talk to each other
+``2.8-default-ulimits``          info: the daemon sets no default ulimits (unscored)
 ``2.9-userns-remap``            the daemon neither remaps users nor runs rootless
 ``2.14-no-new-privileges``      the daemon does not set no-new-privileges for every container
 ``2.15-live-restore``           live restore is off (not applicable in swarm mode)
+``2.16-userland-proxy``         docker-proxy serves published ports (not applicable rootless)
 ``2.17-seccomp``                no seccomp, or the daemon's default profile is ``unconfined``
 ``apparmor-selinux``            the engine applies neither AppArmor nor SELinux
 ``rootless``                    info: the daemon runs as root
@@ -63,6 +65,7 @@ from .doctor_checks_access import (
 )
 from .doctor_checks_daemon import (
     check_cgroup,
+    check_default_ulimits,
     check_experimental,
     check_icc,
     check_insecure_registries,
@@ -73,6 +76,7 @@ from .doctor_checks_daemon import (
     check_rootless,
     check_seccomp,
     check_swap_limit,
+    check_userland_proxy,
     check_userns,
 )
 from .doctor_checks_versions import check_api_version, check_engine_version, check_kernel
@@ -117,9 +121,11 @@ RULES: tuple[_Rule, ...] = (
     check_api_version,
     check_kernel,
     check_icc,
+    check_default_ulimits,
     check_userns,
     check_no_new_privileges,
     check_live_restore,
+    check_userland_proxy,
     check_seccomp,
     check_mac,
     check_rootless,

@@ -1,8 +1,8 @@
 """The doctor's checks of the daemon's settings (CIS Docker Benchmark v1.6 section 2 and more).
 
-Inter-container traffic, user namespaces, no-new-privileges, live restore, seccomp,
-AppArmor or SELinux, rootless mode, cgroups, swap accounting, registries, experimental
-features and logging.
+Inter-container traffic, default ulimits, user namespaces, no-new-privileges, live
+restore, the userland proxy, seccomp, AppArmor or SELinux, rootless mode, cgroups, swap
+accounting, registries, experimental features and logging.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from .observed import Observed, daemon_unread, security_names
 
 __all__ = [
     "check_cgroup",
+    "check_default_ulimits",
     "check_experimental",
     "check_icc",
     "check_insecure_registries",
@@ -27,6 +28,7 @@ __all__ = [
     "check_rootless",
     "check_seccomp",
     "check_swap_limit",
+    "check_userland_proxy",
     "check_userns",
 ]
 
@@ -58,6 +60,48 @@ def check_icc(o: Observed) -> DoctorFinding:
     return found(
         "warn",
         f"{source}: containers on the default bridge reach each other{config}",
+        remedy,
+    )
+
+
+def _default_ulimits(daemon: DaemonConfig) -> tuple[str, ...]:
+    """``nofile=1024:1024`` for each ``--default-ulimit``, else each ``default-ulimits`` entry."""
+    given = daemon.flag_values("default-ulimit")
+    if given:
+        return given
+    configured = daemon.config.get("default-ulimits")
+    if not isinstance(configured, Mapping):
+        return ()
+    shown = []
+    for name, limit in sorted(configured.items()):
+        if isinstance(limit, Mapping):
+            shown.append(f"{name}={limit.get('Soft', '?')}:{limit.get('Hard', '?')}")
+        else:
+            shown.append(f"{name}={limit}")
+    return tuple(shown)
+
+
+def check_default_ulimits(o: Observed) -> DoctorFinding:
+    """2.8-default-ulimits: the daemon gives every container default ulimits (unscored)."""
+    title = "CIS 2.8: the daemon sets default ulimits"
+    found = functools.partial(DoctorFinding, "2.8-default-ulimits", title)
+    remedy = (
+        '"default-ulimits": {"nofile": {"Name": "nofile", "Soft": 1024, "Hard": 1024}} in '
+        "daemon.json (CIS 2.8); secure_run's presets set their own ulimits regardless"
+    )
+    if o.daemon is None or not o.daemon.known:
+        return found("info", f"cannot tell: {daemon_unread(o)}", remedy)
+    limits = _default_ulimits(o.daemon)
+    if limits:
+        return found(
+            "pass",
+            f"default ulimits {', '.join(limits)} ({o.daemon.source()}); a container that "
+            "sets none gets them, in its HostConfig.Ulimits too",
+        )
+    return found(
+        "info",
+        f"no --default-ulimit and no default-ulimits ({o.daemon.source()}): a container "
+        "that sets no ulimit inherits dockerd's own limits",
         remedy,
     )
 
@@ -134,6 +178,35 @@ def check_live_restore(o: Observed) -> DoctorFinding:
         "warn",
         f"{source}: restarting the daemon (to patch it) stops every container",
         '"live-restore": true in daemon.json (CIS 2.15), then reload the daemon (SIGHUP)',
+    )
+
+
+def check_userland_proxy(o: Observed) -> DoctorFinding:
+    """2.16-userland-proxy: published ports are forwarded by iptables, not docker-proxy."""
+    title = "CIS 2.16: the userland proxy is off"
+    found = functools.partial(DoctorFinding, "2.16-userland-proxy", title)
+    if o.facts.rootless:
+        return found(
+            "not_applicable",
+            f"{security_names(o)}: name=rootless, so published ports go through "
+            "rootlesskit's port driver, which needs the proxy",
+        )
+    if o.daemon is None or not o.daemon.known:
+        return found(
+            "info",
+            f"cannot tell: {daemon_unread(o)}, and docker info does not report it",
+            'make sure daemon.json has "userland-proxy": false',
+        )
+    value, where = o.daemon.setting_bool("userland-proxy")
+    source = f"{where} ({o.daemon.source()})"
+    if value is False:
+        return found("pass", source)
+    return found(
+        "warn",
+        f"{source}: a docker-proxy process listens for each published port, a larger "
+        "attack surface than the iptables NAT rules that can do the same",
+        '"userland-proxy": false in daemon.json (CIS 2.16); it needs the daemon to manage '
+        "iptables (CIS 2.4)",
     )
 
 

@@ -187,6 +187,17 @@ class OptIn(str, enum.Enum):
     fills the node's process table, core dumps and open files are bounded only by the node's
     defaults, the pod may swap, and its logs grow to the node's rotation size."""
 
+    UNENFORCED_LIMITS = "unenforced-limits"
+    """Launch a config with memory, CPU or pids limits on an engine that cannot apply them:
+    rootless Docker without cgroups (``docker info``: ``name=rootless``, Cgroup Driver
+    ``none``, as on every cgroup v1 host). Such an engine accepts the limits, shows them in
+    inspect and applies none of them; secure_run refuses the launch there unless this is
+    granted. With it, the container carries the opt-in in its label and ``verify()`` notes each
+    limit as not enforced by the engine instead of failing it. No effect on other engines.
+
+    Costs: nothing bounds the container but the rootless user's own rlimits: a memory hog takes
+    the host's memory, a fork bomb the user's process table, a busy loop every CPU."""
+
     SWARM_DAEMON_NNP = "swarm-daemon-nnp"
     """A Swarm service at an Engine API below 1.44, where the service spec has no field for
     no-new-privileges: the caller states that every node's dockerd runs with

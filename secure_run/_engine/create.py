@@ -18,9 +18,10 @@ from .._errors import ConfigError, ImageNotFound, LaunchError
 from .._export.docker import create_args, sdk_kwargs
 from .client import low_level
 from .errors import translated
-from .facts import create_warnings, engine_facts, refuse_unsupported
+from .facts import cached_facts, create_warnings, engine_facts, refuse_unsupported
 from .labels import managed_labels
 from .live import LIVE, release
+from .rootless import rootless_waivers, with_waivers
 from .signals import held_during_create
 
 __all__ = ["PULL_POLICIES", "PullPolicy", "check_pull", "create", "prepare"]
@@ -85,6 +86,9 @@ def _request(
     kwargs = sdk_kwargs(cfg)
     kwargs.setdefault("command", None)  # no command: the image's own CMD
     kwargs["labels"] = {**kwargs["labels"], **managed_labels()}
+    facts = cached_facts(client)  # read by prepare(), which refused what it cannot honour
+    if facts is not None and facts.without_cgroups:  # the limits it drops are waived: say so
+        kwargs["labels"] = with_waivers(kwargs["labels"], rootless_waivers(cfg))
     if workspace_volume is not None and cfg.workspace is not None:
         kwargs["tmpfs"].pop(cfg.workspace.path)
         # no_copy: the engine must not copy the image's directory (its content, owner and

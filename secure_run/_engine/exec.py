@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import socket
 import threading
 import time
 import weakref
@@ -76,7 +77,15 @@ from .._errors import ConfigError, LaunchError, Problem, show
 from .client import low_level
 from .errors import translated
 from .exec_host import KILL_CONFIRM_S, Baseline, HostView, kill_exec
-from .output import Collector, OutputCallback, Streams, close_stream, io_problems, send_stdin
+from .output import (
+    Collector,
+    OutputCallback,
+    Streams,
+    close_stream,
+    io_problems,
+    raw_socket,
+    send_stdin,
+)
 
 if TYPE_CHECKING:
     from .container import SecureContainer
@@ -444,6 +453,10 @@ class _Session:
                 output.join(_JOIN_S if self.killed else 0.0)
         finally:
             if self._sock is not None:
+                # A killed gVisor sandbox may leave the attach stream open: shutdown wakes
+                # a reader still blocked in it (close alone does not).
+                with contextlib.suppress(OSError):
+                    raw_socket(self._sock).shutdown(socket.SHUT_RDWR)
                 close_stream(self._sock)
             if output is not None:
                 output.join(_JOIN_S)
@@ -554,8 +567,8 @@ class ExecStream:
                     yield self._chunks.get(timeout=session.remaining() or 0.05)
                 except queue.Empty:
                     done = output.done  # read before the queue: every chunk is in by then
-                    if done and self._chunks.empty():
-                        break
+                    if (done and self._chunks.empty()) or self.result is not None:
+                        break  # the end, or close() from another thread ended it
                     session.expired()
             if self.result is None:
                 session.wait()

@@ -25,6 +25,8 @@ from .._proof.kernel import parse_status
 from .._proof.procfs import start_time
 from .client import is_local, low_level
 from .errors import translated
+from .facts import cached_facts
+from .podman import PODMAN_RUNTIME, libpod_details
 
 __all__ = ["KILL_CONFIRM_S", "Baseline", "HostView", "Proc", "descendants", "kill_exec", "targets"]
 
@@ -66,6 +68,9 @@ class HostView:
         with translated("inspect container", client=client):
             info = low_level(client).inspect_container(container_id)
         runtime = info.get("HostConfig", {}).get("Runtime") or "runc"
+        if runtime == PODMAN_RUNTIME:  # Podman records "oci"; its own record names it
+            with translated("inspect container", client=client):
+                runtime = libpod_details(client, container_id)["OCIRuntime"] or runtime
         pid = int(info.get("State", {}).get("Pid") or 0)
         if runtime != "runc":
             return f"the container runs under {runtime}, not runc"
@@ -74,6 +79,12 @@ class HostView:
         except OSError as exc:
             return f"its init process is not readable here ({exc})"
         if container_id not in text:  # another machine's pid, or not running
+            facts = cached_facts(client)
+            if facts is not None and facts.without_cgroups:
+                return (
+                    "the engine runs rootless without cgroups: no cgroup lists the "
+                    "container's processes, and none can freeze them"
+                )
             return "its init process is not visible on this machine"
         _, paths = cgroup_file_paths(text, keys=_PROCS_KEYS)
         found = [p for key in _PROCS_KEYS for p in paths.get(key, ()) if os.path.exists(p)]

@@ -24,6 +24,8 @@ from .._config.run_config import RunConfig
 from .._errors import Problem, UnsupportedFeature, show
 from .client import is_local
 from .errors import translated
+from .podman import is_podman, podman_problems
+from .rootless import rootless_problems, rootless_start_problems
 from .runtimes import gvisor_problems, gvisor_runtimes, is_gvisor_name
 from .userns import remap_root, userns_problems
 
@@ -91,6 +93,8 @@ class EngineFacts:
         ncpu: CPUs on the engine host.
         mem_total: Memory of the engine host, in bytes.
         warnings: The ``Warnings`` of ``docker info`` (e.g. no swap limit support).
+        podman: The engine is Podman's Docker-compatible API (``docker version``
+            lists a ``Podman Engine`` component).
         local: The client talks to the engine over a unix socket, so the engine
             runs on this host (or in a VM whose socket is forwarded here: whoever
             reads ``/proc`` of a container checks that its pid exists there).
@@ -127,6 +131,7 @@ class EngineFacts:
     local: bool
     userns_root: tuple[int, int] | None = None
     gvisor_runtimes: tuple[str, ...] = ()
+    podman: bool = False
 
     @classmethod
     def parse(
@@ -181,8 +186,21 @@ class EngineFacts:
             warnings=_strings(info.get("Warnings")),
             local=local,
             userns_root=remap_root(info) if "userns" in names else None,
-            gvisor_runtimes=gvisor_runtimes(runtimes),
+            # Podman's Docker API ignores HostConfig.Runtime: no gVisor is reachable by it.
+            gvisor_runtimes=() if is_podman(version) else gvisor_runtimes(runtimes),
+            podman=is_podman(version),
         )
+
+    @property
+    def without_cgroups(self) -> bool:
+        """The engine runs rootless with no cgroup manager (Cgroup Driver ``none``).
+
+        Rootless Docker on a cgroup v1 host: it accepts memory, CPU and pids limits and
+        applies none of them (:mod:`secure_run._engine.rootless`).
+
+        .. versionadded:: 0.2
+        """
+        return self.rootless and self.cgroup_driver == "none"
 
     def runtime_of(self, cfg: RunConfig) -> str:
         """The runtime a container of ``cfg`` runs under: its own, or the engine's default.
@@ -382,6 +400,8 @@ def unsupported(cfg: RunConfig, facts: EngineFacts) -> list[Problem]:
     _security(p, cfg, facts)
     _userns(p, cfg, facts)
     _gvisor(p, cfg, facts)
+    _podman(p, cfg, facts)
+    _rootless(p, cfg, facts)
     return p.found
 
 
@@ -432,7 +452,9 @@ def _api(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:
 
 def _resources(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:
     cgroup = f"the engine host's cgroup v{facts.cgroup_version}"
-    if not facts.memory_limit:
+    if facts.without_cgroups:
+        pass  # every limit is refused (or waived) by _rootless, with the engine's reason
+    elif not facts.memory_limit:
         for field, value in (
             ("memory", cfg.memory),
             ("memory_reservation", cfg.memory_reservation),
@@ -446,7 +468,8 @@ def _resources(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:
                     "enable the memory cgroup on the engine host "
                     "(cgroup_enable=memory, or delegate it to a rootless engine)",
                 )
-    if cfg.memory_swap is not None and cfg.memory_swap != cfg.memory and not facts.swap_limit:
+    swap_set = cfg.memory_swap is not None and cfg.memory_swap != cfg.memory
+    if swap_set and not facts.swap_limit and not facts.without_cgroups:
         p.add(
             "memory_swap",
             cfg.memory_swap,
@@ -464,7 +487,7 @@ def _resources(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:
         ("pids_limit", cfg.pids_limit, facts.pids_limit, "PidsLimit"),
     )
     for name, setting, supported, flag in controllers:
-        if setting is not None and not supported:
+        if setting is not None and not supported and not facts.without_cgroups:
             p.add(
                 name,
                 setting,
@@ -515,11 +538,25 @@ def _userns(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:
         p.found.extend(userns_problems(cfg))
 
 
+def _rootless(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:
+    """What a rootless engine without cgroups drops: refused unless the config waives it."""
+    if facts.rootless:
+        p.found.extend(rootless_start_problems(cfg))
+    if facts.without_cgroups:
+        p.found.extend(rootless_problems(cfg))
+
+
 def _gvisor(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:
     """What gVisor cannot honour: refused here, never by a failed start."""
     runtime = facts.runtime_of(cfg)
     if facts.is_gvisor(runtime):
         p.found.extend(gvisor_problems(cfg, runtime))
+
+
+def _podman(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:
+    """What Podman's Docker API drops, changes or cannot show (:mod:`.podman`)."""
+    if facts.podman:
+        p.found.extend(podman_problems(cfg, facts.default_runtime, facts.cgroup_driver))
 
 
 def create_warnings(

@@ -36,6 +36,7 @@ from typing import Any, cast
 from .._config.parse import parse_memory
 from .._config.run_config import RunConfig
 from .._config.values import Healthcheck, LogLimits
+from .._engine.podman import docker_form, is_podman_record
 from .._errors import ConfigError
 from .._export.docker import nano_cpus, tmpfs_mounts
 from .expected import cap_names, cpu_list, memory_swap
@@ -54,6 +55,8 @@ _LOG_DRIVER = "json-file"
 
 
 def inspect_checks(cfg: RunConfig, info: Mapping[str, Any]) -> Iterator[Check]:
+    if is_podman_record(info):  # Podman's shapes, in Docker's (secure_run/_engine/podman.py)
+        info = docker_form(cfg, info)
     hc: Mapping[str, Any] = info.get("HostConfig") or {}
     config: Mapping[str, Any] = info.get("Config") or {}
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from .._config.capabilities import decode_mask, encode_mask
 from .._config.run_config import RunConfig
 from .._config.values import Tmpfs
+from .._engine.rootless import NO_CGROUPS, unenforced_limits
 from .._export.docker import tmpfs_mounts
 from .expected import (
     CFS_PERIOD_US,
@@ -24,7 +25,7 @@ from .expected import (
     memory_swap,
 )
 from .kernel import LIMIT_FILES, CgroupLimits, KernelState, Limit, MountInfo
-from .verify_report import Check, check, equal, listing
+from .verify_report import EXEC, Check, check, equal, listing
 
 __all__ = ["cgroup_keys_for", "kernel_checks", "mount_points"]
 
@@ -65,6 +66,7 @@ def kernel_checks(
     *,
     gvisor: bool = False,
     host_cgroup: tuple[CgroupLimits, str] | None = None,
+    unenforced: bool = False,
 ) -> Iterator[Check]:
     """Every check of the kernel's state; what cannot be checked is added to ``notes``.
 
@@ -74,13 +76,19 @@ def kernel_checks(
     becomes a note (the daemon's record still proves it was asked for), never a pass
     and never a failure. ``host_cgroup``: the sandbox's own cgroup limits read on the
     host, and their source, checked instead of the (absent) files inside.
+    ``unenforced``: the engine applies no cgroup limit (rootless without cgroups) and the
+    config waived them (``unenforced-limits``): each limit is a note saying so, with what
+    its file reads, instead of a check.
     """
     if gvisor:
         yield from _gvisor_checks(cfg, state, source, notes, host_cgroup)
         return
     status = state.status
-    uids = _in_ns(tuple(int(f) for f in status.get("Uid", "").split()), state.uid_map)
-    gids = _in_ns(tuple(int(f) for f in status.get("Gid", "").split()), state.gid_map)
+    # The host shows a process's ids as host ids; the probe, inside, its own already.
+    # Mount owners are host ids either way (the kernel shows tmpfs uid= from the host's view).
+    uid_map, gid_map = ((), ()) if source == EXEC else (state.uid_map, state.gid_map)
+    uids = _in_ns(tuple(int(f) for f in status.get("Uid", "").split()), uid_map)
+    gids = _in_ns(tuple(int(f) for f in status.get("Gid", "").split()), gid_map)
     if cfg.user is not None:
         yield equal("Uid", " ".join([str(cfg.user.uid)] * 4), " ".join(map(str, uids)), source)
         yield equal("Gid", " ".join([str(cfg.user.gid)] * 4), " ".join(map(str, gids)), source)
@@ -105,7 +113,10 @@ def kernel_checks(
         yield check(f"rlimit {u.name}", wanted, shown_limit, source, limit == wanted)
 
     yield from _mount_checks(cfg, state.mounts, source, id_maps=(state.uid_map, state.gid_map))
-    yield from _cgroup_checks(cfg, state.cgroup, source, notes)
+    if unenforced:
+        _unenforced_note(cfg, state.cgroup, source, notes)
+    else:
+        yield from _cgroup_checks(cfg, state.cgroup, source, notes)
 
 
 #: Where a note says a property cannot be seen inside gVisor.
@@ -352,6 +363,23 @@ def _rounded(expected: int, actual: int | None) -> bool:
 
 
 _FileCheck = Callable[[str, object, bool], Check]
+
+
+def _unenforced_note(cfg: RunConfig, cgroup: CgroupLimits, source: str, notes: list[str]) -> None:
+    """The waived limits, noted as not enforced, with what their cgroup files read."""
+    limits = unenforced_limits(cfg)
+    if not limits:
+        return
+    wanted, read = cgroup_keys_for(cfg), {}
+    for limit in LIMIT_FILES:
+        if cgroup.key(limit) in wanted:
+            raw = cgroup.raw(limit)
+            read[cgroup.key(limit).rpartition("/")[2]] = "absent" if raw is None else raw
+    shown = ", ".join(f"{name} {value}" for name, value in read.items())
+    notes.append(
+        f"{', '.join(limits)}: not enforced by the engine ({NO_CGROUPS}; waived by the "
+        f"opt-in 'unenforced-limits'); {source} reads {shown or 'no cgroup file'}"
+    )
 
 
 def _cgroup_checks(

@@ -36,6 +36,7 @@ from .kernel import (
     cgroup_limits,
     cgroup_version,
     keyed_cgroup_files,
+    parse_id_map,
     parse_limits,
     parse_mountinfo,
     parse_status,
@@ -113,6 +114,10 @@ echo '==> mountinfo'
 sr_dump /proc/self/mountinfo
 echo '==> cgroup'
 sr_dump /proc/self/cgroup
+echo '==> uid-map'
+sr_dump /proc/self/uid_map
+echo '==> gid-map'
+sr_dump /proc/self/gid_map
 echo '==> cgroup-files'
 for sr_f in {" ".join(_CGROUP_PATHS)}; do
     echo "--> $sr_f"
@@ -413,7 +418,16 @@ def _kernel_state(
         limits=parse_limits(sections["limits"]),
         mounts=tuple(parse_mountinfo(_present(sections["mountinfo"]))),
         cgroup=cgroup_limits(version, keyed),
+        # Optional sections: a tmpfs owner shows as a host id, mapped back through them.
+        uid_map=parse_id_map(_id_map_text(sections.get("uid-map"))),
+        gid_map=parse_id_map(_id_map_text(sections.get("gid-map"))),
     )
+
+
+def _id_map_text(lines: list[str] | None) -> str | None:
+    """An id map section's text; ``None`` when it is absent (an older probe, or no file)."""
+    present = _present(lines or [])
+    return "\n".join(present) if present else None
 
 
 def _present(lines: list[str]) -> list[str]:

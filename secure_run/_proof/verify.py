@@ -36,12 +36,15 @@ import docker
 from docker.models.containers import Container
 
 from .._config.run_config import RunConfig
+from .._config.values import OptIn
 from .._engine.client import is_local, session
 from .._engine.errors import base_url, translated
-from .._engine.facts import cached_facts
+from .._engine.facts import cached_facts, engine_facts
+from .._engine.podman import LIBPOD_KEY, is_podman_record, libpod_details
 from .._engine.runtimes import is_gvisor_name
 from .._errors import ConfigError, HardeningNotApplied, LaunchError
 from .expected import needs_every_cap
+from .gvisor_volumes import workspace_from_record
 from .host import read_host_process, read_text
 from .inspect_checks import inspect_checks
 from .kernel import CgroupLimits, KernelFileError, KernelState
@@ -174,6 +177,8 @@ def _verify_container(
     """Both sources' checks of one container; ``adapt`` rewrites the record first."""
     with translated(f"inspect container {container_id[:64]}", client=used):
         info: dict[str, Any] = used.api.inspect_container(container_id)
+        if is_podman_record(info):  # its log size and runtime are in its own record only
+            info[LIBPOD_KEY] = libpod_details(used, container_id)
     container_id = str(info.get("Id") or container_id)
     checks = list(inspect_checks(cfg, info if adapt is None else adapt(info)))
     notes: list[str] = []
@@ -270,6 +275,7 @@ class _KernelReader:
         self.checks = checks
         self.notes = notes
         self.gvisor = False
+        self.info: Mapping[str, Any] = {}
         self.host_cgroup: tuple[CgroupLimits, str] | None = None
 
     def _runs_gvisor(self, info: Mapping[str, Any]) -> bool:
@@ -282,6 +288,7 @@ class _KernelReader:
 
     def check(self, info: Mapping[str, Any], kernel: KernelSource) -> None:
         """The kernel checks, from the host when it may and can, else an exec probe."""
+        self.info = info
         state: Mapping[str, Any] = info.get("State") or {}
         container_id = str(info.get("Id") or "")
         if not state.get("Running"):
@@ -354,7 +361,19 @@ class _KernelReader:
                 self.host_cgroup = (host.cgroup, f"host cgroup of the sandbox (pid {pid})")
         return why
 
+    def _limits_waived(self) -> bool:
+        """The config waives its limits (``unenforced-limits``) on an engine without cgroups.
+
+        Asks the engine only for a config that grants the opt-in; elsewhere the limits
+        are checked, so one launched behind the library's back without them fails.
+        """
+        if OptIn.UNENFORCED_LIMITS not in self.cfg.opt_ins:
+            return False
+        return engine_facts(self.client).without_cgroups
+
     def _add(self, state: KernelState, source: str) -> None:
+        if self.gvisor:
+            state = workspace_from_record(self.cfg, state, self.info, self.client, self.notes)
         self.checks.extend(
             kernel_checks(
                 self.cfg,
@@ -363,6 +382,7 @@ class _KernelReader:
                 self.notes,
                 gvisor=self.gvisor,
                 host_cgroup=self.host_cgroup,
+                unenforced=self._limits_waived(),
             )
         )
 
@@ -388,6 +408,10 @@ class _KernelReader:
         except OSError:
             return None, f"the daemon's process {pid} is not visible in {proc_root} here"
         if not container_id or container_id not in proc_cgroup:
+            facts = cached_facts(self.client)
+            if facts is not None and facts.without_cgroups:
+                return None, (f"the engine runs rootless without cgroups, so {proc_root}/{pid}"
+                              "/cgroup cannot tell the container's process apart")  # fmt: skip
             return None, f"{proc_root}/{pid} is not the container's process (another PID namespace)"
         cap_last = os.path.join(proc_root, "sys", "kernel", "cap_last_cap")
         try:

@@ -330,6 +330,9 @@ WAIVER_CHECKS: dict[OptIn, frozenset[str]] = {
     OptIn.SWARM_DAEMON_NNP: frozenset(),
     OptIn.SWARM_DEFAULT_SWAP: frozenset(),
     OptIn.K8S_NODE_LIMITS: frozenset(),
+    # An engine's opt-in (rootless without cgroups): the config's limits are unchanged,
+    # so the audit of its record waives nothing.
+    OptIn.UNENFORCED_LIMITS: frozenset(),
 }
 
 def _binds(cfg: RunConfig) -> bool:

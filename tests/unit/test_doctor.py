@@ -69,9 +69,11 @@ RECORDED_VERDICTS = {
     "api-version": "warn",
     "kernel": "pass",
     "2.2-icc": "warn",
+    "2.8-default-ulimits": "info",
     "2.9-userns-remap": "warn",
     "2.14-no-new-privileges": "warn",
     "2.15-live-restore": "warn",
+    "2.16-userland-proxy": "warn",
     "2.17-seccomp": "pass",
     "apparmor-selinux": "warn",
     "rootless": "info",
@@ -829,7 +831,7 @@ def test_report_table_names_each_check_and_the_remedies():
     """str(report) is a table with a summary line and a remedy per warning."""
     text = str(diagnose(observed()))
     lines = text.splitlines()
-    assert lines[0] == "doctor: 8 of 20 checks warn"
+    assert lines[0] == "doctor: 9 of 22 checks warn"
     assert any(line.startswith("warn   | engine-version") for line in lines)
     assert "remedies:" in lines
     assert any(line.startswith("  - 2.14-no-new-privileges: ") for line in lines)

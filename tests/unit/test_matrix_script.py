@@ -90,6 +90,14 @@ def test_an_engine_that_cannot_run_here_is_listed_not_failed(matrix, render):
     assert "cgroups in hybrid mode not supported" in text
 
 
+def test_a_run_without_a_report_is_one_error_that_renders(matrix, render):
+    """pytest timed out before writing junit: red, and its line says so (no KeyError)."""
+    entry = _entry(**matrix.no_report(124), pytest_exit=124)
+    assert not matrix.entry_ok(entry)
+    assert render.one_line(entry).startswith("0 passed, 0 failed, 1 errors, 0 skipped")
+    assert entry["failures"] == ["no junit report: timed out"]
+
+
 def test_battery_summary_keeps_the_last_record_of_each_attack(matrix, tmp_path):
     """A re-run attack counts once, with its last outcome."""
     rows = [{"attack": "fork-bomb", "preset": "sandbox", "result": "failed"},
