@@ -15,14 +15,18 @@ import gc
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import Callable, NoReturn
 
+import attrs
 import docker
 import docker.errors
 import pytest
 
-from secure_run import RunBuilder, RunConfig
+from secure_run import RunBuilder, RunConfig, UnsupportedFeature
+from secure_run._audit.daemon import locate_daemon
+from secure_run._config import presets as _presets
 from secure_run._engine.facts import EngineFacts, engine_facts
 from secure_run._engine.labels import VOLUME_PREFIX as WORKSPACE_VOLUME_PREFIX
 from secure_run._engine.userns import userns_problems
@@ -32,6 +36,16 @@ pytest_plugins = ["pytester"]
 
 _PING_TIMEOUT = 5
 _LEAK_GRACE = 3.0
+
+#: ``SECURE_RUN_TEST_OPT_INS=unenforced-limits`` (``scripts/engines.sh env rootless``): the
+#: opt-ins the engine under test needs, granted by every builder the suites start from a
+#: preset (``sr.preset``, ``sr.builder``), as a user of that engine must grant them.
+OPT_INS_ENV = "SECURE_RUN_TEST_OPT_INS"
+
+
+def engine_opt_ins() -> tuple[str, ...]:
+    """The opt-ins ``SECURE_RUN_TEST_OPT_INS`` names (comma-separated), or none."""
+    return tuple(o.strip() for o in os.environ.get(OPT_INS_ENV, "").split(",") if o.strip())
 
 
 def _engine_address() -> str:
@@ -75,6 +89,49 @@ def _probe_engine() -> tuple[str | None, str]:
     return probe.api.api_version, ""
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _engine_opt_ins() -> Iterator[None]:
+    """Every preset's builder grants the engine's opt-ins (:func:`engine_opt_ins`), if any,
+    here and in every Python a test starts (``tests/engine_hook/sitecustomize.py``)."""
+    granted = engine_opt_ins()
+    if not granted:
+        yield
+        return
+    hook = str(Path(__file__).resolve().parent / "engine_hook")  # its sitecustomize.py
+    paths = [hook, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    with pytest.MonkeyPatch.context() as patch:
+        for name, start in list(_presets._STARTS.items()):
+            patch.setitem(_presets._STARTS, name, start.opt_in(*granted))
+        patch.setenv("PYTHONPATH", os.pathsep.join(paths))  # the Pythons the tests start
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _bind_sources_reachable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """On the rootless engine, the test folders a container binds are open to its daemon.
+
+    That dockerd runs as an unprivileged user (sr-rootless), which cannot reach pytest's
+    folders (mode 0700 under /tmp/pytest-of-root), so every bind of one would fail with
+    "permission denied": each folder made is opened to others (0755, its parents 0711).
+    """
+    if os.environ.get("SECURE_RUN_ENGINE_NAME") != "rootless":
+        yield
+        return
+    made = pytest.TempPathFactory.mktemp
+    base = tmp_path_factory.getbasetemp()
+    for parent in (base.parent, base):
+        parent.chmod(parent.stat().st_mode | 0o711)
+
+    def mktemp(self: pytest.TempPathFactory, basename: str, numbered: bool = True) -> Path:
+        path = made(self, basename, numbered)
+        path.chmod(0o755)
+        return path
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pytest.TempPathFactory, "mktemp", mktemp)
+        yield
+
+
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[docker.DockerClient]:
     """A client of the engine the environment names (DOCKER_HOST or the default socket)."""
@@ -97,7 +154,10 @@ def docker_client() -> Iterator[docker.DockerClient]:
 @pytest.fixture(scope="session")
 def engine(docker_client: docker.DockerClient) -> EngineFacts:
     """The facts of the engine under test (userns-remap, rootless, runtimes...)."""
-    return engine_facts(docker_client)
+    facts = engine_facts(docker_client)
+    if facts.podman and not _PODMAN_SEEN:
+        _PODMAN_SEEN.append(facts.server_version)
+    return facts
 
 
 @pytest.fixture(scope="session")
@@ -129,6 +189,54 @@ def runtime_present(engine: EngineFacts) -> Callable[[RunConfig], None]:
     return check
 
 
+@pytest.fixture(scope="session")
+def gvisor_default(engine: EngineFacts) -> bool:
+    """Whether a config naming no runtime runs in gVisor (the engine's default is runsc)."""
+    return engine.is_gvisor(None)
+
+
+_NO_LIMIT = (
+    "a rootless engine without cgroups (Cgroup Driver none, on this cgroup v1 host) applies "
+    "no {}; the suites launch with 'unenforced-limits', and tests/integration/test_rootless.py "
+    "proves the limit absent inside"
+)
+_NO_FREEZER = (
+    "a rootless engine without cgroups has no cgroup listing the container's processes and "
+    "no freezer to pause it, so an exec cannot be killed one by one: the library kills the "
+    "container instead, as its fallback says"
+)
+
+#: On a rootless engine without cgroups: the tests that cannot apply, and why.
+ROOTLESS_SKIPS = {
+    "test_pids_limit": _NO_LIMIT.format("pids limit"),
+    "test_memory_limit_reservation_and_no_swap": _NO_LIMIT.format("memory limit"),
+    "test_cpu_quota": _NO_LIMIT.format("CPU quota"),
+    "test_memory_bomb_is_oom_killed_within_the_limit": _NO_LIMIT.format("memory limit"),
+    "test_fork_bomb_is_bounded_by_the_pids_limit": _NO_LIMIT.format("pids limit"),
+    "test_cpu_hog_is_held_to_the_quota": _NO_LIMIT.format("CPU quota"),
+    "test_oom_is_reported_as_oom": _NO_LIMIT.format("memory limit, so nothing is OOM-killed"),
+    "test_a_timed_out_exec_leaves_no_process_and_no_exec": _NO_FREEZER,
+    "test_aclose_of_a_stream_kills_its_command": _NO_FREEZER,
+    "test_breaking_out_of_a_stream_kills_the_command": _NO_FREEZER,
+    "test_a_stream_past_its_deadline_is_killed": _NO_FREEZER,
+    "test_another_running_exec_survives_a_timeout": _NO_FREEZER,
+    "test_an_interrupted_exec_is_killed_before_the_interrupt_propagates": _NO_FREEZER,
+    "test_the_session_stays_usable_after_a_timeout": _NO_FREEZER,
+    "test_a_fork_bomb_under_a_timeout_is_killed_entirely": _NO_FREEZER,
+}
+
+
+@pytest.fixture(autouse=True)
+def _not_on_rootless(request: pytest.FixtureRequest) -> None:
+    """Skip, saying why, a test of ROOTLESS_SKIPS on a rootless engine without cgroups."""
+    reason = ROOTLESS_SKIPS.get(getattr(request.node, "originalname", request.node.name))
+    if reason is None or request.node.get_closest_marker("docker") is None:
+        return
+    facts: EngineFacts = request.getfixturevalue("engine")
+    if facts.without_cgroups:
+        pytest.skip(f"on the rootless engine: {reason}")
+
+
 @pytest.fixture(autouse=True)
 def _not_on_engine(request: pytest.FixtureRequest) -> None:
     """Skip a test marked ``not_on_engine(fact, reason)`` where the fact holds, saying why."""
@@ -137,6 +245,112 @@ def _not_on_engine(request: pytest.FixtureRequest) -> None:
         facts: EngineFacts = request.getfixturevalue("engine")
         if getattr(facts, fact):
             pytest.skip(f"not on this engine ({fact}): {reason}")
+
+
+@attrs.frozen(kw_only=True)
+class DaemonDefaults:
+    """What the local daemon applies to every container unasked, read from its command line
+    and ``daemon.json`` (the locator the audit and the doctor use), and where it runs.
+
+    Attributes:
+        no_new_privileges: ``--no-new-privileges`` (CIS 2.14): a container that asks
+            nothing gets ``NoNewPrivs: 1``.
+        default_ulimits: ``--default-ulimit`` (CIS 2.8), as given: a container that sets
+            none gets them, in its inspect record too.
+        cis_settings: ``--icc=false`` (2.2) or ``--live-restore`` (2.15) as well.
+        own_network_namespace: dockerd runs in a network namespace other than this
+            process's, so a port it publishes on 127.0.0.1 is not this host's loopback.
+    """
+
+    no_new_privileges: bool = False
+    default_ulimits: tuple[str, ...] = ()
+    cis_settings: bool = False
+    own_network_namespace: bool = False
+
+    @classmethod
+    def read(cls, client: docker.DockerClient, engine: EngineFacts) -> DaemonDefaults:
+        """The defaults of the daemon serving ``client``; none when it cannot be read."""
+        daemon = locate_daemon(client, rootless=engine.rootless)
+        if daemon is None or not daemon.known or daemon.pid is None:
+            return cls()
+        nnp, _ = daemon.setting_bool("no-new-privileges")
+        icc, _ = daemon.setting_bool("icc")
+        live, _ = daemon.setting_bool("live-restore")
+        ulimits = daemon.flag_values("default-ulimit") or tuple(
+            f"{name}={value}"
+            for name, value in (daemon.config.get("default-ulimits") or {}).items()
+        )
+        try:
+            netns = os.readlink(f"/proc/{daemon.pid}/ns/net") != os.readlink("/proc/self/ns/net")
+        except OSError:
+            netns = False
+        return cls(
+            no_new_privileges=bool(nnp),
+            default_ulimits=ulimits,
+            cis_settings=bool(nnp) or icc is False or bool(live),
+            own_network_namespace=netns,
+        )
+
+
+@pytest.fixture(scope="session")
+def daemon_defaults(docker_client: docker.DockerClient, engine: EngineFacts) -> DaemonDefaults:
+    """What the local daemon applies to every container unasked (the ``hardened`` engine)."""
+    return DaemonDefaults.read(docker_client, engine)
+
+
+#: Tests whose premise is a stock daemon's default, keyed by a node id fragment: the
+#: daemon default that breaks the premise and why. On such a daemon (scripts/engines.sh
+#: up hardened) they skip; tests/integration/test_hardened_daemon.py asserts what that
+#: daemon does instead.
+DAEMON_DEFAULT_SKIPS: dict[str, tuple[str, str]] = {
+    "test_check_on_the_real_engine[5.26-plain]": ("no_new_privileges", "the plain container "
+        "gets no-new-privileges from the daemon, so 5.26 passes it"),
+    "[PSS-restricted-allowPrivilegeEscalation-plain]": ("no_new_privileges", "the plain "
+        "container gets no-new-privileges from the daemon, so the PSS check passes it"),
+    "test_check_on_the_real_engine[5.19-plain]": ("default_ulimits", "the daemon writes its "
+        "default ulimits into the plain container's HostConfig.Ulimits, so 5.19 passes it"),
+    "test_setting_is_seen_inside[no_new_privileges-off]": ("no_new_privileges", "a config "
+        "that waives no-new-privileges asks nothing, so the daemon's default sets NoNewPrivs 1"),
+    "test_no_new_privileges_stops_the_setuid_helper": ("no_new_privileges", "the waived "
+        "config's container still gets NoNewPrivs 1 from the daemon; its helper keeps euid 1000"),
+    "test_init_process_without_no_new_privileges_fails_both_ways": ("no_new_privileges", "a "
+        "container made without the option gets NoNewPrivs 1 from the daemon: only the "
+        "inspect record fails"),
+    "test_exec_probe_sees_a_weaker_container_too": ("no_new_privileges", "a container made "
+        "without the option gets NoNewPrivs 1 from the daemon, so the kernel check passes"),
+    "test_setuid_root_helper_gains_nothing": ("no_new_privileges", "the control, run by hand "
+        "without the option, gets NoNewPrivs 1 from the daemon and never reaches root"),
+    "[index.md-1]": ("no_new_privileges", "the page's 'like docker run' column was recorded "
+        "on a daemon without it (NoNewPrivs 0); here a plain run shows 1"),
+    "[seccomp-lsm.md-3]": ("no_new_privileges", "the page's 'flag unset' row was recorded on a "
+        "daemon without it (NoNewPrivs 0, euid 0); here the daemon sets it"),
+    "[daemon.md-1]": ("cis_settings", "the page's doctor output was recorded on a stock "
+        "daemon, where 2.2, 2.14 and 2.15 warn; here they pass"),
+    "test_web_service_answers_on_loopback": ("own_network_namespace", "the port is published "
+        "on 127.0.0.1 inside the daemon's network namespace, not on this host's loopback"),
+    "test_migrating_after_snippets_run": ("own_network_namespace", "the testcontainers snippet "
+        "publishes a port on 127.0.0.1 inside the daemon's network namespace, out of reach here"),
+}  # fmt: skip
+
+_DEFAULT_SHOWN = {
+    "no_new_privileges": "dockerd --no-new-privileges",
+    "default_ulimits": "dockerd --default-ulimit",
+    "cis_settings": "dockerd --no-new-privileges --icc=false --live-restore",
+    "own_network_namespace": "dockerd in a network namespace of its own",
+}
+
+
+@pytest.fixture(autouse=True)
+def _daemon_default_skip(request: pytest.FixtureRequest) -> None:
+    """Skip a test of :data:`DAEMON_DEFAULT_SKIPS` on a daemon whose default breaks its premise."""
+    for fragment, (default, reason) in DAEMON_DEFAULT_SKIPS.items():
+        if fragment in request.node.nodeid:
+            defaults: DaemonDefaults = request.getfixturevalue("daemon_defaults")
+            if getattr(defaults, default):
+                pytest.skip(
+                    f"on a hardened daemon ({_DEFAULT_SHOWN[default]}): {reason} "
+                    "(asserted in tests/integration/test_hardened_daemon.py)"
+                )
 
 
 @pytest.fixture(scope="session")
@@ -195,3 +409,139 @@ def leftover_containers(request: pytest.FixtureRequest) -> Iterator[None]:
         f"{TEST_LABELS} behind (now removed): {sorted(c[:24] for c in left)}",
         pytrace=False,
     )
+
+
+#: Every problem the library raises for Podman names it so (secure_run/_engine/podman.py).
+_ON_PODMAN = "the engine is Podman"
+
+#: On Podman (scripts/engines.sh up podman, 4.3.1): the tests that cannot apply as written,
+#: each with what Podman does instead.
+PODMAN_SKIPS = {
+    "test_audit_real.py": "audit() judges Docker's inspect shapes, and Podman's differ (an "
+    "expanded CapDrop instead of ALL, IpcMode 'shareable', RLIMIT_-named ulimits, a default "
+    "pids limit of 2048, a 'localhost/' image name, its 'podman' network): audit on Podman "
+    "is not done yet",
+    "test_daemon_default_for_new_privileges": "there is no dockerd behind Podman's API to "
+    "read a daemon-wide default from",
+    "test_oom_is_reported_as_oom": "Podman kills the hog (exit 137) but leaves "
+    "State.OOMKilled false, so an OOM cannot be told from a SIGKILL",
+    "test_restart_policy_changed_behind_the_librarys_back": "Podman 4.3.1's Docker API has no "
+    "container update endpoint (404), so the policy cannot be changed behind the library",
+    "test_strict_mode_raises_the_warnings_the_engine_returns_from_create": "Podman returns no "
+    "create warning on this host to test with",
+    "test_an_apparmor_profile_without_apparmor_is_refused": "Podman refuses the AppArmor "
+    "profile at create itself instead of running the container unconfined, which the test's "
+    "second half shows of Docker",
+    "test_weaker_host_config_fails_with_a_precise_report": "Podman makes the SYS_ADMIN added "
+    "behind the library's back effective for the non-root user, so verify() fails CapPrm and "
+    "CapEff too: a stricter report than the exact one Docker gives",
+    "test_many_settings_give_the_same_container": "its settings include an inline seccomp "
+    "profile, which Podman reads as a file path and fails the create (podman#27710); the "
+    "library refuses that setting on Podman",
+    "cap_add-non-root-bounding-only": "Podman puts a capability added for a non-root user "
+    "in its effective, permitted and ambient sets, not the bounding set alone (the library "
+    "refuses cap_add for a non-root user on Podman)",
+    "host_namespace-pid": "Podman cannot add its init as PID 1 in the host PID namespace "
+    "and fails the create (the library refuses init with it on Podman)",
+    "test_custom_seccomp_profile_from": "Podman reads an inline seccomp profile as a file "
+    "path and fails the create (podman#27710; the library refuses it on Podman)",
+    "test_healthcheck_reports_healthy": "Podman runs healthchecks from systemd timers and "
+    "this engine has no systemd, so the check never runs (the library refuses it there)",
+    "test_settings_in_container.py::test_log_limits": "Podman's Docker-shaped record shows no "
+    "log option (LogConfig.Config null); it keeps one log file truncated at max-size, which "
+    "verify() reads from Podman's own record (LogConfig.Size)",
+    "test_settings_in_container.py::test_runtime": "Podman's Docker-shaped record names every "
+    "runtime 'oci'; verify() reads OCIRuntime from Podman's own record",
+    "test_other_processes_are_invisible_and_the_hostname_is_its_own": "the container's "
+    "init is Podman's /run/podman-init (catatonit), not the /sbin/docker-init the test "
+    "expects to see beside the workload",
+    "test_memory_bomb_is_oom_killed_within_the_limit": "Podman's OOM kill takes the bomb "
+    "(stderr 'Killed') but leaves State.OOMKilled false, so the result cannot say OOM",
+    "test_new_user_namespace_fails": "Podman's default seccomp profile allows "
+    "unshare(CLONE_NEWUSER) without capabilities, where Docker's refuses it (EPERM): a "
+    "weaker default on Podman, documented in docs/engine-support.md",
+    "test_web_service_answers_on_loopback": "the example publishes a port (no portmap on "
+    "this Podman engine) and asks cap_add NET_BIND_SERVICE for a non-root user and a "
+    "healthcheck, which the library refuses on Podman",
+    "test_migrating_after_snippets_run": "the example launches the service preset, whose "
+    "cap_add for a non-root user the library refuses on Podman",
+    "test_grader_grades_hostile_submissions_safely": "the example uses a workspace, which "
+    "the library refuses on Podman (its volume driver refuses tmpfs size and uid options)",
+    "test_agent_session_streams_and_survives_a_timeout": "the example uses a workspace, which "
+    "the library refuses on Podman (its volume driver refuses tmpfs size and uid options)",
+    "test_async_handler_serves_at_once_and_cancels": "the example uses a workspace, which "
+    "the library refuses on Podman (its volume driver refuses tmpfs size and uid options)",
+    "test_cancelling_a_run_with_a_workspace_removes_its_volume": "the run uses a workspace, "
+    "which the library refuses on Podman before the cancellation can be tested",
+    "test_exec_session.py": "the test names the container's own processes as "
+    "'/sbin/docker-init -- sleep 600'; under Podman its init is '/run/podman-init'",
+    "read_only-off-as-root-writes": "Podman gives / the image's mode 0555 (Docker 0755), so "
+    "root without CAP_DAC_OVERRIDE cannot create a file there even on a writable root",
+}
+
+
+def _engine_is_podman(request: pytest.FixtureRequest) -> bool:
+    facts: EngineFacts = request.getfixturevalue("engine")
+    return facts.podman
+
+
+@pytest.fixture(autouse=True)
+def _not_on_podman(request: pytest.FixtureRequest) -> None:
+    """Skip, saying why, a test of PODMAN_SKIPS when the engine under test is Podman."""
+    if request.node.get_closest_marker("docker") is None or not _engine_is_podman(request):
+        return
+    for key, reason in PODMAN_SKIPS.items():
+        if key in request.node.nodeid:
+            pytest.skip(f"under Podman: {reason}")
+
+
+def _podman_refusal(exc: UnsupportedFeature) -> str | None:
+    """The skip reason when every problem of ``exc`` is one the library raises for Podman."""
+    if not exc.problems or not all(_ON_PODMAN in p.message for p in exc.problems):
+        return None
+    refused = "; ".join(f"{p.field}={p.value}: {p.message}" for p in exc.problems)
+    return f"under Podman the library refuses this test's config: {refused}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """A test whose config the library refuses on Podman skips, with each refusal as the
+    reason (the setting, and why Podman would change it); any other refusal still fails."""
+    try:
+        return (yield)
+    except UnsupportedFeature as exc:
+        reason = _podman_refusal(exc)
+        if reason is None:
+            raise
+    pytest.skip(reason)  # outside the except: no chained traceback to render
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[object], request: pytest.FixtureRequest
+) -> Generator[None, object, object]:
+    """The same for a fixture whose config the library refuses on Podman."""
+    try:
+        return (yield)
+    except UnsupportedFeature as exc:
+        reason = _podman_refusal(exc)
+        if reason is None:
+            raise
+    pytest.skip(reason)  # outside the except: no chained traceback to render
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """On Podman, a skip whose reason does not name the engine says it ran on Podman."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple) and _PODMAN_SEEN:
+        path, line, reason = report.longrepr
+        if "Podman" not in reason:
+            report.longrepr = (path, line, f"{reason} (on Podman {_PODMAN_SEEN[0]})")
+    return report
+
+
+#: The Podman version, once the engine under test was found to be Podman.
+_PODMAN_SEEN: list[str] = []

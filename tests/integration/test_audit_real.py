@@ -221,9 +221,14 @@ def hardened_status(check_id: str, engine_options: list[str]) -> str:
 
 
 @pytest.mark.parametrize(("check_id", "bad", "status"), BAD, ids=[f"{c}-{b}" for c, b, _ in BAD])
-def test_check_on_the_real_engine(check_id, bad, status, reports, engine_options):
+def test_check_on_the_real_engine(check_id, bad, status, reports, engine_options, docker_client):
     """The misconfigured container gets the warning (or info), the hardened one passes."""
     finding = reports[bad][check_id]
+    if check_id == "5.30" and not docker_client.api.networks(names=["bridge"]):
+        pytest.skip(
+            "the engine has no default bridge (dockerd --bridge=none, as the gvisor "
+            "engine: runsc runs with --network=none), so no container is on docker0"
+        )
     assert finding.status == status, finding.evidence
     good = reports["hardened"][check_id]
     assert good.status == hardened_status(check_id, engine_options), good.evidence

@@ -43,6 +43,37 @@ def test_launch_under_gvisor_verifies_with_no_false_failure(
     assert any("not visible under gVisor" in note for note in report.notes)
 
 
+@pytest.mark.parametrize("name", ["restricted", "sandbox", "service", "baseline"])
+def test_every_preset_under_runsc_verifies_with_no_false_failure(
+    gvisor: docker.DockerClient, test_image: str, name: str
+) -> None:
+    """sr.launch of each preset under runsc (pids at least 128) verifies, with a workspace."""
+    b = _builder(name, test_image).runtime("runsc").workspace("/workspace", size="16m")
+    if (b.build().pids_limit or 0) < 128:
+        b = b.pids_limit(128)
+    with sr.launch(b.command(["sleep", "60"]).build(), client=gvisor) as box:
+        report = sr.verify(box)
+    assert report.ok, str(report)
+    assert any(c.property == "mount /workspace" and c.ok for c in report.checks)
+
+
+def test_verify_catches_a_memory_limit_raised_behind_the_librarys_back(
+    gvisor: docker.DockerClient, test_image: str
+) -> None:
+    """A container made through raw docker-py with 512m fails the gvisor preset's 256m."""
+    cfg = _builder("gvisor", test_image).command(["sleep", "60"]).build()
+    kwargs = cfg.to_docker_kwargs()
+    kwargs.update(mem_limit="512m", memswap_limit="512m")
+    raw = gvisor.containers.run(detach=True, **kwargs)
+    try:
+        report = sr.verify(raw, cfg, client=gvisor, strict=False)
+    finally:
+        raw.remove(force=True)
+    failed = {c.property for c in report.failures}
+    assert "HostConfig.Memory" in failed
+    assert any("memory" in p and p != "HostConfig.Memory" for p in failed), failed
+
+
 def test_a_pids_limit_runsc_cannot_start_with_is_refused_before_create(
     gvisor: docker.DockerClient, test_image: str
 ) -> None:
@@ -66,6 +97,21 @@ def test_verify_catches_a_capability_kept_behind_the_librarys_back(
         raw.remove(force=True)
     failed = {c.property for c in report.failures}
     assert {"HostConfig.CapDrop", "CapBnd"} <= failed
+
+
+def test_a_timed_out_exec_ends_the_session_under_gvisor(
+    gvisor: docker.DockerClient, test_image: str
+) -> None:
+    """Under gVisor a timed-out exec ends the session: container killed and removed, later
+    calls say why (the host's pids are the sandbox's, so no process is killed one by one)."""
+    cfg = _builder("gvisor", test_image).command(["sleep", "600"]).build()
+    with sr.launch(cfg, client=gvisor) as box:
+        result = box.exec(["sh", "-c", "(setsid sleep 1000 &) ; sleep 1000"], timeout=1)
+        assert (result.timed_out, result.exit_code) == (True, 137)
+        assert box.closed
+        assert box.id not in {c["Id"] for c in gvisor.api.containers(all=True)}
+        with pytest.raises(sr.LaunchError, match="the container runs under runsc, not runc"):
+            box.exec(["true"])
 
 
 def test_a_memory_hog_is_killed_at_64m(gvisor: docker.DockerClient, test_image: str) -> None:

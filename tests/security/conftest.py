@@ -4,7 +4,8 @@ Every attack runs in a container from the ``restricted`` preset and again from
 ``sandbox`` (the ``preset`` fixture), built on the test image with its attack tool
 (:data:`secure_run.testing.ATTACK_TOOL_PATH`). The autouse ``battery`` fixture checks,
 after every test, that the engine still answers (``ping`` and ``info``) and that the
-host's ``MemAvailable`` has come back to within ``MEM_TOLERANCE`` of what it was
+host's available memory (``MemAvailable`` plus the per-CPU free lists, see
+``support.mem_available``) has come back to within ``MEM_TOLERANCE`` of what it was
 before the test; a test that leaves either behind errors at teardown.
 
 Record of a run

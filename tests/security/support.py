@@ -78,11 +78,33 @@ def parse_values(text: str) -> dict[str, str]:
 
 
 def mem_available() -> int:
-    """The host's MemAvailable, in bytes."""
+    """The host's available memory in bytes: MemAvailable plus the per-CPU free lists.
+
+    Pages a process frees go first to its CPU's free list, which MemFree and
+    MemAvailable do not count. Since Linux 6.7 those lists grow with the load (up to
+    hundreds of MiB after a memory bomb here) and drain over a minute or more, so
+    MemAvailable alone reads the bomb's freed memory as lost. ``/proc/zoneinfo``
+    gives each list's page count.
+    """
+    available = None
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("/proc/meminfo has no MemAvailable line")
+            available = int(line.split()[1]) * 1024
+    if available is None:
+        raise AssertionError("/proc/meminfo has no MemAvailable line")
+    return available + _per_cpu_free_pages() * os.sysconf("SC_PAGE_SIZE")
+
+
+def _per_cpu_free_pages() -> int:
+    """The pages in every zone's per-CPU free lists (``count:`` under ``pagesets``)."""
+    zoneinfo = Path("/proc/zoneinfo")
+    if not zoneinfo.exists():
+        return 0
+    return sum(
+        int(line.split()[1])
+        for line in zoneinfo.read_text().splitlines()
+        if line.strip().startswith("count:")
+    )
 
 
 class HostCgroup:
@@ -163,36 +185,11 @@ class Battery:
 
 
 #: Under gVisor (``SECURE_RUN_TEST_RUNTIME=runsc``, runsc 0.0~20221219): the tests whose
-#: attack or whose proof cannot apply as written, each with what gVisor does instead.
-GVISOR_SKIPS = {
-    "test_containment_files.py": "the workspace keeper asks pids_limit 4, which runsc cannot "
-    "start with (secure_run/_engine/workspace.py _keeper_config: needs the gVisor minimum of 128)",
-    "test_containment_inputs.py": "the workspace keeper asks pids_limit 4, which runsc cannot "
-    "start with (secure_run/_engine/workspace.py _keeper_config)",
-    "test_other_processes_are_invisible": "the neighbour's pid in inspect is its gVisor "
-    "sandbox, not the workload, so the host-side proof of its process does not apply",
-    "test_host_kernel_files_are_masked": "gVisor's /proc is the sentry's own: it has no "
-    "/proc/acpi, /proc/kcore... to mask, so Docker's masked-path list does not apply",
-    "test_mknod_fails": "gVisor lets mknod create the node in its own tmpfs (opening it fails "
-    "ENXIO): the device is the sentry's, never the host's",
-    "test_mount_fails": "the precondition reads Seccomp 2 inside; gVisor shows Seccomp 0 "
-    "(the sentry filters the syscalls itself)",
-    "test_loading_a_kernel_module": "the precondition reads Seccomp 2 inside; gVisor shows "
-    "Seccomp 0, and the sentry has no host modules to load",
-    "test_setting_the_clock_fails": "the precondition reads Seccomp 2 inside; gVisor shows "
-    "Seccomp 0 (the sentry's clock is its own)",
-    "test_new_user_namespace_fails": "gVisor gives the workload a user namespace of the "
-    "sentry's own: unshare succeeds inside the sandbox and grants nothing on the host",
-    "test_setuid_root_helper_gains_nothing": "the control run needs a setuid-root file; "
-    "gVisor's gofer-served root does not honour the setuid bit, so the control never "
-    "reaches root and the comparison cannot be made",
-    "test_fork_bomb_is_bounded_by_the_pids_limit": "the sandbox's own host threads count "
-    "against pids.max, so the bomb stops below the limit (100-119 of 128), not at it",
-    "test_memory_bomb_is_oom_killed_within_the_limit": "an OOM kills the whole gVisor "
-    "sandbox (exit 137, OOMKilled true) before the bomb can print its last size",
-    "test_disk_fill_stops_at_the_tmpfs_size_and_the_root_is_read_only": "gVisor refuses a "
-    "write to the read-only root with EACCES, not EROFS (the write still fails)",
-}
+#: attack or whose proof cannot apply at all, each with why. None today: where gVisor
+#: contains an attack differently (ENXIO for a made node, EACCES for EROFS, a synthetic
+#: /proc, a whole-sandbox OOM or pids kill, no seccomp filter on a ``docker exec``), the
+#: test asserts what gVisor shows (``under_gvisor()`` in the test).
+GVISOR_SKIPS: dict[str, str] = {}
 
 
 def gvisor_skip_reason(nodeid: str) -> str | None:

@@ -19,7 +19,7 @@ import pytest
 
 import secure_run as sr
 
-from .support import Battery, preset_builder
+from .support import Battery, preset_builder, under_gvisor
 
 pytestmark = pytest.mark.docker
 
@@ -123,7 +123,10 @@ def test_hard_links_fifos_and_links_in_a_tree_are_all_refused(
         box.get_tree("out/", into)
     refused = {name for name, _ in caught.value.entries}
     # The engine stores the first name it meets as the file and the other as the hard link.
-    assert refused - {"out/hard", "out/ok.txt"} == {"out/pipe", "out/sub/up"}
+    # Under gVisor the FIFO is the sentry's alone: it never reaches the volume, so the
+    # archive (read by the engine from the host) holds no such entry at all.
+    unsafe = {"out/sub/up"} if under_gvisor() else {"out/pipe", "out/sub/up"}
+    assert refused - {"out/hard", "out/ok.txt"} == unsafe
     assert len(refused & {"out/hard", "out/ok.txt"}) == 1
     assert _tree(into) == []
 

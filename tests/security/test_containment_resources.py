@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import os
 import subprocess
 import time
 import uuid
@@ -29,6 +30,7 @@ from .support import (
     parse_values,
     preset_builder,
     preset_config,
+    under_gvisor,
 )
 
 #: A label that finds one test's container while ``sr.run`` owns it.
@@ -63,6 +65,13 @@ else
     echo "peak=$(cat memory.peak) swap_used=$(cat memory.swap.current)"
     echo "oom_kill=$(sed -n 's/^oom_kill //p' memory.events)"
 fi
+"""
+
+#: Under gVisor: no cgroup files inside; its MemTotal is the memory limit.
+MEMORY_BOMB_GVISOR = r"""
+echo "memtotal_kib=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)"
+tail /dev/zero
+echo "tail=$?"
 """
 
 DISK_FILL = rf"""
@@ -110,7 +119,7 @@ def _watch_fork_bomb(
                 seen["pids_peak"] = max(seen["pids_peak"], int(cgroup.read("pids", "pids.peak")))
         except (OSError, docker.errors.NotFound):
             continue  # the container is starting, or is gone
-        if current >= limit and not seen["host_forked"]:
+        if (current >= limit or seen["forks_refused"]) and not seen["host_forked"]:
             subprocess.run(["true"], check=True, timeout=30)
             seen["host_forked"] = True
             seen["engine_answered"] = client.ping()
@@ -125,12 +134,16 @@ def test_fork_bomb_is_bounded_by_the_pids_limit(
     Why it fails: the pids cgroup limit (``pids_limit``) refuses every fork past
     pids.max with EAGAIN, inside the container only; the bomb's processes never exit
     on their own, and ``sr.run``'s timeout kills the container with them all.
+    Under gVisor the sandbox's own host threads count against pids.max: when the
+    sentry cannot make one more, the whole sandbox ends (exit code 2), within the limit.
     """
     limits = preset_config(preset)
     tag = uuid.uuid4().hex
+    # Under gVisor, a second's pause lets the watcher find the sandbox's cgroup first.
+    bomb = ["sh", "-c", f"sleep 1; exec {ATTACK_TOOL_PATH} fork-bomb"]
     cfg = (
         preset_builder(preset, attack_image)
-        .command([ATTACK_TOOL_PATH, "fork-bomb"])
+        .command(bomb if under_gvisor() else [ATTACK_TOOL_PATH, "fork-bomb"])
         .labels({RUN_LABEL: tag})
         .build()
     )
@@ -150,7 +163,19 @@ def test_fork_bomb_is_bounded_by_the_pids_limit(
         exit_code=result.exit_code,
     )
     assert seen["pids_max"] == limits.pids_limit, "the bomb's cgroup was never seen, or wrong"
-    assert seen["pids_current_max"] == limits.pids_limit, "the bomb never reached the limit"
+    if under_gvisor():
+        assert seen["pids_peak"] == limits.pids_limit or seen["forks_refused"] > 0
+        assert seen["pids_peak"] <= limits.pids_limit
+        assert result.exit_code != 0, "the bomb's sandbox ended well"
+        assert docker_client.ping()
+        return
+    # The kernel charges a fork first and takes the charge back when it is over the
+    # limit (pids_try_charge), so a read can catch pids.current one above pids.max for
+    # each fork in flight: at most one per CPU.
+    reached = seen["pids_current_max"]
+    assert limits.pids_limit <= reached <= limits.pids_limit + (os.cpu_count() or 1), (
+        "the bomb never reached the limit, or went past it"
+    )
     assert seen["pids_peak"] <= limits.pids_limit
     assert seen["forks_refused"] > 0
     assert parse_attack(result.stdout.decode()) == ("fork-bomb", "EAGAIN")
@@ -167,10 +192,13 @@ def test_memory_bomb_is_oom_killed_within_the_limit(
 
     Why it fails: the memory cgroup's hard limit (``memory``) makes the kernel's OOM
     killer end the process inside the container, and the swap limit equal to it
-    (``memory_swap``) leaves no swap to spill into.
+    (``memory_swap``) leaves no swap to spill into. Under gVisor the sandbox has no
+    cgroup files inside (its MemTotal is the limit), and the OOM kill ends the whole
+    sandbox, the shell that would print what happened with it.
     """
     limits = preset_config(preset)
-    cfg = preset_builder(preset, attack_image).command(["sh", "-c", MEMORY_BOMB]).build()
+    bomb = MEMORY_BOMB_GVISOR if under_gvisor() else MEMORY_BOMB
+    cfg = preset_builder(preset, attack_image).command(["sh", "-c", bomb]).build()
     result = sr.run(cfg, client=docker_client, timeout=120)
     values = parse_values(result.stdout.decode())
 
@@ -183,6 +211,11 @@ def test_memory_bomb_is_oom_killed_within_the_limit(
         oom_killed=result.oom_killed,
     )
     assert result.oom_killed, result.stderr.decode(errors="replace")
+    if under_gvisor():
+        assert int(values["memtotal_kib"]) * 1024 == limits.memory
+        assert "tail" not in values, "the bomb's shell outlived the OOM kill"
+        assert result.exit_code == 137
+        return
     assert values["tail"] == "137", "the bomb was not killed"
     assert int(values["limit"]) == limits.memory
     if "memsw_limit" in values:  # cgroup v1: memory+swap limited to the memory limit
@@ -264,6 +297,7 @@ def test_disk_fill_stops_at_the_tmpfs_size_and_the_root_is_read_only(
 
     Why it fails: the scratch space is a tmpfs with a size limit (``tmpfs``), and the
     root filesystem is mounted read-only (``read_only``); nothing reaches the host's disk.
+    gVisor refuses the write to its read-only root with EACCES instead.
     """
     limits = preset_config(preset)
     (tmpfs,) = limits.tmpfs
@@ -284,4 +318,5 @@ def test_disk_fill_stops_at_the_tmpfs_size_and_the_root_is_read_only(
     assert "No space left on device" in out
     assert values["dd_exit"] != "0"
     assert tmpfs.size - (1 << 20) <= int(values["size"]) <= tmpfs.size
-    assert root_writes == [("create", "EROFS"), ("create", "EROFS")]
+    refusal = "EACCES" if under_gvisor() else "EROFS"
+    assert root_writes == [("create", refusal), ("create", refusal)]
