@@ -176,6 +176,13 @@ def junit_counts(path: Path) -> dict[str, Any]:
     return {**counts, "skip_reasons": reasons, "failures": failures[:50]}
 
 
+def no_report(code: int) -> dict[str, Any]:
+    """The counts of a run that wrote no junit report: one error, saying why."""
+    why = "timed out" if code == 124 else f"pytest exited {code}"
+    return {"passed": 0, "failed": 0, "errors": 1, "skipped": 0, "skip_reasons": {},
+            "failures": [f"no junit report: {why}"]}  # fmt: skip
+
+
 def battery_summary(path: Path) -> dict[str, int]:
     """The containment battery's outcome counts (the last record of each attack and preset)."""
     if not path.exists():
@@ -234,7 +241,7 @@ def run_engine(name: str, extra: Sequence[str], suites: str | None = None) -> di
         entry["suites_s"] = round(time.monotonic() - began, 1)
         entry["pytest_exit"] = code
         junit = folder / "junit.xml"
-        entry.update(junit_counts(junit) if junit.exists() else {"errors": 1})
+        entry.update(junit_counts(junit) if junit.exists() else no_report(code))
         entry["battery"] = battery_summary(folder / "battery.jsonl")
         entry["leftovers"] = leftovers(env["SECURE_RUN_ENGINE_URL"])
         entry["status"] = "ran"
