@@ -20,8 +20,9 @@ and a label unique to that run. After the run, no container with that label may
 remain, and the engine's events must show one ``destroy`` for every ``create``.
 The page need not mention any of this.
 
-The expected outputs were recorded on the engine the pages describe (cgroup v1, no
-AppArmor); on an engine that differs there the demonstrations are skipped.
+The expected outputs were recorded on the engine the pages describe (rootful dockerd
+with runc, cgroup v1, no AppArmor, no userns-remap); on an engine that differs there
+(``make matrix`` runs them on each) the demonstrations are skipped, saying how.
 """
 
 from __future__ import annotations
@@ -128,10 +129,22 @@ def test_placeholder(pattern, text, matches):
 def recorded_engine(docker_client: docker.DockerClient, test_image: str) -> str:
     """The test image, on an engine like the one the pages' outputs were recorded on."""
     facts = sr.engine_facts(docker_client)
-    if facts.cgroup_version != 1 or facts.apparmor:
+    differs = [
+        shown
+        for shown, differ in (
+            (f"cgroup v{facts.cgroup_version}", facts.cgroup_version != 1),
+            ("AppArmor", facts.apparmor),
+            (f"userns-remap (root is host uid {facts.userns_root})", facts.userns),
+            ("rootless", facts.rootless),
+            ("Podman's Docker API", facts.podman),
+            (f"default runtime {facts.default_runtime}", facts.default_runtime != "runc"),
+        )
+        if differ
+    ]
+    if differs:
         pytest.skip(
-            f"the outputs were recorded on cgroup v1 without AppArmor; this engine has "
-            f"cgroup v{facts.cgroup_version}, AppArmor {facts.apparmor}"
+            "the outputs were recorded on rootful dockerd with runc, cgroup v1, no AppArmor "
+            f"and no userns-remap; this engine has {', '.join(differs)}"
         )
     return test_image
 
