@@ -134,7 +134,7 @@ def engine_facts(url: str) -> dict[str, Any]:
 
 
 def leftovers(url: str) -> dict[str, int]:
-    """What the suites left on the engine: secure_run's containers, volumes, networks."""
+    """What the suites left on the engine: secure_run's containers, volumes, networks, services."""
     import docker
 
     client = docker.DockerClient(base_url=url, timeout=60)
@@ -148,6 +148,11 @@ def leftovers(url: str) -> dict[str, int]:
             "volumes": len((api.volumes(filters=label) or {}).get("Volumes") or []),
             "networks": len(api.networks(filters=test)),
         }
+        # Services exist only on a swarm manager; elsewhere the engine refuses to list them.
+        if (api.info().get("Swarm") or {}).get("ControlAvailable"):
+            services = {s["ID"] for s in api.services(filters=label)}
+            services |= {s["ID"] for s in api.services(filters=test)}
+            counts["services"] = len(services)
     finally:
         client.close()
     return counts
