@@ -55,10 +55,12 @@ def running(
 
 
 def output(client: docker.DockerClient, image: str, command: str, **kwargs: Any) -> str:
-    """What ``sh -c command`` prints in a raw docker-py container made with ``kwargs``."""
+    """What ``sh -c command`` prints on stdout in a raw docker-py container made with
+    ``kwargs`` (stderr is left out: a tool's diagnostics, such as nc's "timed out", may
+    come after the answer and would make the last line unreliable)."""
     with running(client, image, ["sh", "-c", command], **kwargs) as container:
         assert container.wait(timeout=60)["StatusCode"] == 0
-        return container.logs().decode()
+        return container.logs(stdout=True, stderr=False).decode()
 
 
 def failed(report: VerifyReport) -> dict[str, tuple[str, str, str]]:
