@@ -324,4 +324,26 @@ def _wait_or_kill(
             raise RunTimeout(f"container {container_id[:12]} did not die after SIGKILL")
         duration = time.monotonic() - started
         state = client.api.inspect_container(container_id)["State"]
+        if kill_latency is None:
+            state = _with_late_oom(client, container_id, state)
     return _Ended(state, duration, kill_latency)
+
+
+#: How long the record of a container that died of SIGKILL is re-read for an OOM kill.
+#: containerd's shim reports the OOM and the exit from separate goroutines, and dockerd
+#: sets ``State.OOMKilled`` whenever the OOM event arrives, under load after the exit.
+_OOM_SETTLE_S = 1.0
+_SIGKILL_EXIT = 137
+
+
+def _with_late_oom(
+    client: docker.DockerClient, container_id: str, state: dict[str, Any]
+) -> dict[str, Any]:
+    """``state``, or a later one that says OOMKilled, for a container that died of SIGKILL."""
+    deadline = time.monotonic() + _OOM_SETTLE_S
+    while state.get("ExitCode") == _SIGKILL_EXIT and not state.get("OOMKilled"):
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+        state = client.api.inspect_container(container_id)["State"]
+    return state
