@@ -435,16 +435,15 @@ PODMAN_SKIPS = {
     "test_weaker_host_config_fails_with_a_precise_report": "Podman makes the SYS_ADMIN added "
     "behind the library's back effective for the non-root user, so verify() fails CapPrm and "
     "CapEff too: a stricter report than the exact one Docker gives",
-    "test_many_settings_give_the_same_container": "its settings include an inline seccomp "
-    "profile, which Podman reads as a file path and fails the create (podman#27710); the "
-    "library refuses that setting on Podman",
+    "test_many_settings_give_the_same_container": "its config asks cap_add for a non-root "
+    "user and a healthcheck, which the library refuses on Podman, and docker-py and the "
+    "docker CLI both send its seccomp profile inline, which Podman reads as a file path "
+    "(podman#27710)",
     "cap_add-non-root-bounding-only": "Podman puts a capability added for a non-root user "
     "in its effective, permitted and ambient sets, not the bounding set alone (the library "
     "refuses cap_add for a non-root user on Podman)",
     "host_namespace-pid": "Podman cannot add its init as PID 1 in the host PID namespace "
     "and fails the create (the library refuses init with it on Podman)",
-    "test_custom_seccomp_profile_from": "Podman reads an inline seccomp profile as a file "
-    "path and fails the create (podman#27710; the library refuses it on Podman)",
     "test_healthcheck_reports_healthy": "Podman runs healthchecks from systemd timers and "
     "this engine has no systemd, so the check never runs (the library refuses it there)",
     "test_settings_in_container.py::test_log_limits": "Podman's Docker-shaped record shows no "
@@ -457,9 +456,6 @@ PODMAN_SKIPS = {
     "expects to see beside the workload",
     "test_memory_bomb_is_oom_killed_within_the_limit": "Podman's OOM kill takes the bomb "
     "(stderr 'Killed') but leaves State.OOMKilled false, so the result cannot say OOM",
-    "test_new_user_namespace_fails": "Podman's default seccomp profile allows "
-    "unshare(CLONE_NEWUSER) without capabilities, where Docker's refuses it (EPERM): a "
-    "weaker default on Podman, documented in docs/engine-support.md",
     "test_web_service_answers_on_loopback": "the example publishes a port (no portmap on "
     "this Podman engine) and asks cap_add NET_BIND_SERVICE for a non-root user and a "
     "healthcheck, which the library refuses on Podman",

@@ -17,7 +17,8 @@
 #     firewall or portmap plugin: nothing is written to the host's iptables, and nothing
 #     on the bridge has a way out. Ports cannot be published (that needs portmap's
 #     iptables rules); the library refuses them on Podman.
-#   - runc behind a wrapper (bin/runc) that clamps RLIMIT_NOFILE and RLIMIT_NPROC of a
+#   - runc behind a wrapper (bin/runc, a shell script that starts bin/runc-clamp.py
+#     only for create, run and exec) that clamps RLIMIT_NOFILE and RLIMIT_NPROC of a
 #     container (create) or an exec (exec) to the service's own hard limits. Podman 4.3.1 fills the one of the
 #     two a container does not set with 1048576 as soon as it sets any ulimit (its
 #     default_ulimits apply only to a container with none); root here lacks
@@ -73,8 +74,19 @@ EOF
 
 write_runtime() {
     mkdir -p "$ENGINE_STATE/bin"
-    cat >"$ENGINE_STATE/bin/runc" <<'EOF'
-#!/usr/bin/env python3
+    # bin/runc: a shell script, so the calls that start nothing (state, kill, delete, start,
+    # features...: most of them) cost one exec; only create, run and exec start Python
+    # (-I -S: no site, no user paths), which clamps and then execs runc.
+    cat >"$ENGINE_STATE/bin/runc" <<EOF
+#!/bin/sh
+for arg in "\$@"; do
+    case "\$arg" in
+    create | run | exec) exec /usr/bin/python3 -I -S "$ENGINE_STATE/bin/runc-clamp.py" "\$@" ;;
+    esac
+done
+exec /usr/sbin/runc "\$@"
+EOF
+    cat >"$ENGINE_STATE/bin/runc-clamp.py" <<'EOF'
 """runc, with RLIMIT_NOFILE and RLIMIT_NPROC in the container's config.json (create,
 run) or the exec's process.json (exec) clamped to this process's hard limits first:
 what Podman 4.5+ does itself when the engine lacks CAP_SYS_RESOURCE."""
@@ -132,7 +144,7 @@ elif command == "exec":
         clamp(process, True)
 os.execv(RUNC, [RUNC, *args])
 EOF
-    chmod 0755 "$ENGINE_STATE/bin/runc"
+    chmod 0755 "$ENGINE_STATE/bin/runc" "$ENGINE_STATE/bin/runc-clamp.py"
 }
 
 engine_up() {

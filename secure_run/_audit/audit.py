@@ -100,6 +100,8 @@ def audit(
         LaunchError: The engine refused a call (no such container).
         DaemonUnavailable: No engine answered.
         RunTimeout: The engine did not answer in time.
+        UnsupportedFeature: The container is Podman's: its inspect record is not in
+            Docker's shapes, which the checks judge.
 
     .. versionadded:: 0.1
     """
@@ -145,6 +147,7 @@ def audit_all(
         DaemonUnavailable: No engine answered.
         RunTimeout: The engine did not answer in time.
         LaunchError: The engine refused a call.
+        UnsupportedFeature: A container is Podman's (see :func:`audit`).
 
     .. versionadded:: 0.1
     """

@@ -16,7 +16,8 @@ import docker.errors
 from docker.models.containers import Container
 
 from .._engine.errors import base_url, translated
-from .._errors import ConfigError, LaunchError
+from .._engine.podman import is_podman_record
+from .._errors import ConfigError, LaunchError, Problem, UnsupportedFeature, show
 from .._report import cut
 from .catalog import judge_container, judge_engine
 from .daemon import DaemonConfig, daemon_socket_paths, locate_daemon
@@ -127,7 +128,11 @@ def _processes(client: docker.DockerClient, inspect: Mapping[str, Any]) -> Proce
 def gather(
     client: docker.DockerClient, container_id: str, exec_checks: bool, *, missing_ok: bool
 ) -> tuple[dict[str, Any], Processes | None] | None:
-    """One container's inspect record and ``ps`` output; ``None`` if gone and ``missing_ok``."""
+    """One container's inspect record and ``ps`` output; ``None`` if gone and ``missing_ok``.
+
+    Raises:
+        UnsupportedFeature: The container is Podman's, whose record the checks misread.
+    """
     with translated(f"inspect container {container_id[:64]}", client=client):
         try:
             inspect: dict[str, Any] = client.api.inspect_container(container_id)
@@ -135,7 +140,22 @@ def gather(
             if missing_ok:
                 return None
             raise
+    if is_podman_record(inspect):
+        raise UnsupportedFeature([_podman_audit(container_id)])
     return inspect, _processes(client, inspect) if exec_checks else None
+
+
+def _podman_audit(container_id: str) -> Problem:
+    return Problem(
+        "audit",
+        show(container_id[:12]),
+        "the engine is Podman (its inspect record names the runtime 'oci'): audit judges "
+        "Docker's inspect shapes, and Podman's differ (an expanded CapDrop instead of ALL, "
+        "IpcMode 'shareable', RLIMIT_-named ulimits, a default pids limit of 2048, its "
+        "'podman' network), so its findings would be wrong",
+        "audit the config before launch (audit_config()), prove a launched container "
+        "with verify(), or audit on Docker",
+    )
 
 
 def resolve(target: Target) -> tuple[str, docker.DockerClient | None]:

@@ -21,6 +21,7 @@ from .errors import translated
 from .facts import cached_facts, create_warnings, engine_facts, refuse_unsupported
 from .labels import managed_labels
 from .live import LIVE, release
+from .podman import podman_security_opts
 from .rootless import rootless_waivers, with_waivers
 from .signals import held_during_create
 
@@ -89,6 +90,8 @@ def _request(
     facts = cached_facts(client)  # read by prepare(), which refused what it cannot honour
     if facts is not None and facts.without_cgroups:  # the limits it drops are waived: say so
         kwargs["labels"] = with_waivers(kwargs["labels"], rootless_waivers(cfg))
+    if facts is not None and facts.podman:  # the seccomp profile as a file (podman#27710)
+        kwargs["security_opt"] = podman_security_opts(cfg)
     if workspace_volume is not None and cfg.workspace is not None:
         kwargs["tmpfs"].pop(cfg.workspace.path)
         # no_copy: the engine must not copy the image's directory (its content, owner and

@@ -556,7 +556,7 @@ def _gvisor(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:
 def _podman(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:
     """What Podman's Docker API drops, changes or cannot show (:mod:`.podman`)."""
     if facts.podman:
-        p.found.extend(podman_problems(cfg, facts.default_runtime, facts.cgroup_driver))
+        p.found.extend(podman_problems(cfg, facts))
 
 
 def create_warnings(

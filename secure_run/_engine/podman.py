@@ -8,12 +8,19 @@ version``'s ``Components`` (``"Podman Engine"``). Through that API, Podman 4.3.1
 * gives a non-root ``user`` the capabilities added for it in its effective, permitted
   and ambient sets (Docker leaves a non-root process none): :func:`podman_problems`
   refuses ``cap_add`` with a non-root user;
-* fails at create on an inline seccomp profile (it reads it as a file path), on its
-  init with the host PID namespace, on a mount path with a comma or a double quote, and
-  on the workspace's tmpfs volume options, and
+* reads a seccomp profile in ``SecurityOpt`` only as a file path (inline JSON fails the
+  create, podman#27710), and its own default profile lets a process without capabilities
+  create a user namespace, where Docker's returns EPERM: on an engine on this host
+  :func:`podman_security_opts` sends Docker's default profile (or the custom one) as a
+  file (:mod:`.seccomp_files`); an engine elsewhere cannot read this host's files, so
+  there seccomp other than ``unconfined`` is refused before create;
+* fails at create on its init with the host PID namespace, on a mount path with a comma
+  or a double quote, and on the workspace's tmpfs volume options, and
   runs no healthcheck without systemd: these are refused before create too;
 * records settings in shapes of its own, which :func:`docker_form` rewrites into
-  Docker's before the record is compared with the config: ``CapDrop`` as the expanded
+  Docker's before the record is compared with the config: the seccomp profile as the
+  path of the file sent (read back, and Docker's default read as ``default``; no
+  profile at all is Podman's own default, :data:`PODMAN_OWN_SECCOMP`), ``CapDrop`` as the expanded
   list of what it dropped from its default set, tmpfs entries for ``/run`` and
   ``/var/tmp`` it adds and options it appends (``rw,rprivate,tmpcopyup``), and
   ``Ulimits`` named ``RLIMIT_NOFILE``, with the nofile and nproc it fills in itself;
@@ -28,16 +35,22 @@ version``'s ``Components`` (``"Podman Engine"``). Through that API, Podman 4.3.1
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import docker
 
 from .._config.capabilities import effective_capabilities
 from .._config.run_config import RunConfig
 from .._errors import Problem, show
+from .._export.docker import security_opts
+from .seccomp_files import docker_default_profile, profile_file, read_profile
+
+if TYPE_CHECKING:
+    from .facts import EngineFacts
 
 __all__ = [
     "LIBPOD_KEY",
+    "PODMAN_OWN_SECCOMP",
     "PODMAN_RUNTIME",
     "docker_form",
     "human_size",
@@ -45,6 +58,7 @@ __all__ = [
     "is_podman_record",
     "libpod_details",
     "podman_problems",
+    "podman_security_opts",
 ]
 
 #: What Podman's Docker-API inspect record says of every container's runtime.
@@ -58,6 +72,10 @@ _FILLED_ULIMITS = frozenset({"nofile", "nproc"})
 #: Where :func:`libpod_details` puts Podman's own record of the container in the inspect record.
 LIBPOD_KEY = "SecureRunLibpod"
 _ENGINE = "the engine is Podman (docker version: Components 'Podman Engine')"
+#: How :func:`docker_form` shows a Podman record with no seccomp profile: Podman's own
+#: default, which is not Docker's (a process without capabilities may create a user
+#: namespace under it).
+PODMAN_OWN_SECCOMP = "Podman's own default profile (not Docker's)"
 
 
 def is_podman(version: Mapping[str, Any]) -> bool:
@@ -77,9 +95,24 @@ def is_podman_record(info: Mapping[str, Any]) -> bool:
     return isinstance(hc, Mapping) and hc.get("Runtime") == PODMAN_RUNTIME
 
 
-def podman_problems(cfg: RunConfig, default_runtime: str, cgroup_driver: str) -> list[Problem]:
-    """The settings of ``cfg`` that Podman's Docker API would change, drop or fail on."""
-    found = _refused_by_podman(cfg, cgroup_driver)
+def podman_problems(cfg: RunConfig, facts: EngineFacts) -> list[Problem]:
+    """The settings of ``cfg`` that Podman's Docker API would change, drop or fail on.
+
+    Only a local engine (``facts.local``, a unix socket) can read a seccomp profile
+    file written on this host (:func:`podman_security_opts`).
+    """
+    default_runtime = facts.default_runtime
+    found = _refused_by_podman(cfg, facts.cgroup_driver)
+    if cfg.seccomp.kind != "unconfined" and not cfg.privileged and not facts.local:
+        found.append(_problem(
+            "seccomp", str(cfg.seccomp),
+            "it takes a seccomp profile only as a file path on the engine's host "
+            "(podman#27710), and its own default profile lets a process without "
+            "capabilities create a user namespace, where Docker's refuses it; this "
+            "engine is not on this host (not a unix socket), so Docker's profile cannot "
+            "be given to it as a file",
+            "launch through the engine's unix socket on its own host, or launch on Docker",
+        ))  # fmt: skip
     if cfg.runtime is not None and cfg.runtime != default_runtime:
         found.append(
             Problem(
@@ -112,13 +145,6 @@ def _problem(field: str, value: object, why: str, fix: str) -> Problem:
 def _refused_by_podman(cfg: RunConfig, cgroup_driver: str) -> list[Problem]:
     """What Podman 4.3.1 fails on at create or start, or never runs: refused first."""
     found = []
-    if cfg.seccomp.kind == "custom":
-        found.append(_problem(
-            "seccomp", str(cfg.seccomp),
-            "it reads an inline seccomp profile in SecurityOpt as a file path and fails "
-            "the create (podman#27710)",
-            "use the default profile on Podman (seccomp('default'))",
-        ))  # fmt: skip
     if cfg.init and cfg.pid_mode == "host":
         found.append(_problem(
             "init", cfg.init,
@@ -148,6 +174,44 @@ def _refused_by_podman(cfg: RunConfig, cgroup_driver: str) -> list[Problem]:
             "leave the healthcheck unset on this engine, or run Podman with systemd",
         ))  # fmt: skip
     return found
+
+
+def podman_security_opts(cfg: RunConfig) -> list[str]:
+    """``SecurityOpt`` for a local Podman: the seccomp profile as the path of a file.
+
+    Docker's default profile for ``seccomp('default')``, the config's own for a custom
+    one, each written by :func:`.seccomp_files.profile_file`; ``unconfined``, and a
+    privileged container (which Docker runs unconfined), as Docker has them.
+
+    Raises:
+        LaunchError: The profile file cannot be written.
+    """
+    opts = [o for o in security_opts(cfg, seccomp_inline=True) if not o.startswith("seccomp=")]
+    if cfg.seccomp.kind == "unconfined":
+        opts.append("seccomp=unconfined")
+    elif not cfg.privileged:
+        text = cfg.seccomp.profile_json if cfg.seccomp.kind == "custom" else None
+        opts.append(f"seccomp={profile_file(text or docker_default_profile())}")
+    return opts
+
+
+def _seccomp_entries(entries: list[str], privileged: bool) -> list[str]:
+    """``SecurityOpt`` with a profile file of :mod:`.seccomp_files` in Docker's form."""
+    result = []
+    seen = False
+    for entry in entries:
+        key, _, value = entry.partition("=")
+        if key == "seccomp":
+            seen = True
+            text = read_profile(value)
+            if text == docker_default_profile():
+                continue  # Docker records its default profile as no entry
+            if text is not None:
+                entry = f"seccomp={text}"
+        result.append(entry)
+    if not seen and not privileged:
+        result.append(f"seccomp={PODMAN_OWN_SECCOMP}")
+    return result
 
 
 def human_size(size: float) -> str:
@@ -187,7 +251,9 @@ def docker_form(cfg: RunConfig, info: Mapping[str, Any]) -> dict[str, Any]:
     Podman's own record (:func:`libpod_details`, under :data:`LIBPOD_KEY`) the runtime is
     its ``OCIRuntime``, and the log options are the config's when Podman's log size is
     the config's ``max_size``; without it they stay as Podman shows them (``"oci"``, no
-    options), and the checks fail.
+    options), and the checks fail. A seccomp profile file the library wrote is read back
+    (Docker's default profile as no entry, as Docker records it); a record with no
+    profile gets :data:`PODMAN_OWN_SECCOMP`, which is not ``default``.
     """
     record = dict(info)
     hc = dict(record.get("HostConfig") or {})
@@ -215,6 +281,9 @@ def docker_form(cfg: RunConfig, info: Mapping[str, Any]) -> dict[str, Any]:
             continue
         ulimits.append({**entry, "Name": name})
     hc["Ulimits"] = ulimits
+    hc["SecurityOpt"] = _seccomp_entries(
+        [str(e) for e in hc.get("SecurityOpt") or ()], bool(hc.get("Privileged"))
+    )
     details = info.get(LIBPOD_KEY) or {}
     if details.get("OCIRuntime"):
         hc["Runtime"] = details["OCIRuntime"]

@@ -36,7 +36,7 @@ from typing import Any, cast
 from .._config.parse import parse_memory
 from .._config.run_config import RunConfig
 from .._config.values import Healthcheck, LogLimits
-from .._engine.podman import docker_form, is_podman_record
+from .._engine.podman import PODMAN_OWN_SECCOMP, docker_form, is_podman_record
 from .._errors import ConfigError
 from .._export.docker import nano_cpus, tmpfs_mounts
 from .expected import cap_names, cpu_list, memory_swap
@@ -204,8 +204,8 @@ def _seccomp_text(value: str | None) -> str:
     """``default``, ``unconfined``, or ``custom (sha256:<12 hex>)`` of the parsed profile."""
     if value is None or value in ("", "builtin"):
         return "default"
-    if value == "unconfined":
-        return "unconfined"
+    if value in ("unconfined", PODMAN_OWN_SECCOMP):
+        return value
     try:
         canonical = json.dumps(json.loads(value), sort_keys=True, separators=(",", ":"))
     except ValueError:

@@ -13,6 +13,8 @@ import docker.models.containers
 import pytest
 
 import secure_run as sr
+from secure_run._engine.facts import EngineFacts, refuse_unsupported
+from secure_run._engine.podman import podman_security_opts
 from secure_run._proof.probe import Probe, parse_probe, probe_command
 from secure_run.testing import TEST_LABELS
 
@@ -38,11 +40,19 @@ def _launch(client: docker.DockerClient, kwargs: dict[str, Any], timeout: float)
 
 
 @pytest.fixture
-def launch(docker_client: docker.DockerClient) -> Callable[..., Launched]:
-    """Run a built config through ``containers.run(**cfg.to_docker_kwargs())``."""
+def launch(docker_client: docker.DockerClient, engine: EngineFacts) -> Callable[..., Launched]:
+    """Run a built config through ``containers.run(**cfg.to_docker_kwargs())``.
+
+    On Podman as the library would: what it refuses there is refused (the test skips
+    with the refusal), and the seccomp profile goes as a file (podman#27710).
+    """
 
     def run(cfg: sr.RunConfig, timeout: float = 60) -> Launched:
-        return _launch(docker_client, cfg.to_docker_kwargs(), timeout)
+        kwargs = cfg.to_docker_kwargs()
+        if engine.podman:
+            refuse_unsupported(cfg, engine)
+            kwargs["security_opt"] = podman_security_opts(cfg)
+        return _launch(docker_client, kwargs, timeout)
 
     return run
 

@@ -10,6 +10,7 @@ import pytest
 
 import secure_run as sr
 from secure_run._engine.facts import engine_facts
+from secure_run._engine.podman import PODMAN_OWN_SECCOMP
 from secure_run._export.docker import sdk_kwargs
 from secure_run.testing import TEST_LABELS
 
@@ -105,3 +106,57 @@ def test_verify_catches_a_dropped_nofile_limit(
         container.remove(force=True)
     failed = {check.property for check in report.checks if not check.ok}
     assert "rlimit nofile" in failed, failed
+
+
+@pytest.mark.parametrize("name", ["restricted", "sandbox"])
+def test_the_default_seccomp_profile_is_dockers_on_podman(
+    podman: docker.DockerClient, test_image: str, name: str
+) -> None:
+    """seccomp('default') gets Docker's profile as a file: unshare -U fails EPERM, as on Docker.
+
+    (Podman's own default profile lets a process without capabilities do it.)
+    """
+    cfg = sr.preset(name, test_image).labels(TEST_LABELS).command(["unshare", "-U", "true"])
+    result = sr.run(cfg.build(), client=podman)
+    assert result.exit_code != 0
+    assert b"Operation not permitted" in result.stderr, result.stderr
+
+
+def test_verify_catches_podmans_own_seccomp_default(
+    podman: docker.DockerClient, test_image: str
+) -> None:
+    """A container made through raw docker-py gets Podman's weaker default: verify() fails it."""
+    cfg = _config("restricted", test_image)
+    container = podman.containers.create(**sdk_kwargs(cfg))
+    try:
+        container.start()
+        report = sr.verify(container, cfg, client=podman, strict=False)
+    finally:
+        container.remove(force=True)
+    failed = {check.property: check.actual for check in report.checks if not check.ok}
+    assert failed == {"HostConfig.SecurityOpt seccomp": PODMAN_OWN_SECCOMP}, failed
+
+
+def test_a_custom_seccomp_profile_applies_on_podman(
+    podman: docker.DockerClient, test_image: str
+) -> None:
+    """A custom profile goes as a file: the syscall it denies fails, and verify() passes."""
+    deny = {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}
+    profile = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [deny]}
+    builder = sr.preset("restricted", test_image).labels(TEST_LABELS).seccomp(profile)
+    with sr.launch(builder.command(["sleep", "60"]).build(), client=podman) as box:
+        report = sr.verify(box)
+        denied = box.exec(["mkdir", "/tmp/denied"])
+        allowed = box.exec(["touch", "/tmp/allowed"])
+    assert report.ok, report
+    assert b"Operation not permitted" in denied.stderr, denied
+    assert allowed.exit_code == 0, allowed
+
+
+def test_audit_is_refused_on_podman(podman: docker.DockerClient, test_image: str) -> None:
+    """audit() of a Podman container is refused, naming Podman, instead of misjudging it."""
+    box = sr.launch(_config("restricted", test_image), client=podman)
+    with box, pytest.raises(sr.UnsupportedFeature) as caught:
+        sr.audit(box)
+    assert [p.field for p in caught.value.problems] == ["audit"]
+    assert "Podman" in caught.value.problems[0].message

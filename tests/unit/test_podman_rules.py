@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,11 +14,20 @@ import secure_run as sr
 from secure_run._engine.facts import EngineFacts, unsupported
 from secure_run._engine.podman import (
     LIBPOD_KEY,
+    PODMAN_OWN_SECCOMP,
     docker_form,
     human_size,
     is_podman,
     is_podman_record,
+    podman_security_opts,
 )
+from secure_run._engine.seccomp_files import (
+    docker_default_profile,
+    profile_dir,
+    profile_file,
+    read_profile,
+)
+from secure_run._errors import LaunchError
 from secure_run._proof.inspect_checks import inspect_checks
 
 PODMAN_VERSION: dict[str, Any] = {
@@ -53,8 +66,14 @@ EXPANDED_DROP = [
 ]  # fmt: skip
 
 
-def _facts(version: dict[str, Any] = PODMAN_VERSION) -> EngineFacts:
-    return EngineFacts.parse(INFO, version, api_version="1.41", local=True)
+@pytest.fixture(autouse=True)
+def _own_tmpdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Profile files go under this test's own folder ($TMPDIR/secure-run-seccomp-<uid>)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
+def _facts(version: dict[str, Any] = PODMAN_VERSION, *, local: bool = True) -> EngineFacts:
+    return EngineFacts.parse(INFO, version, api_version="1.41", local=local)
 
 
 def _restricted() -> sr.RunConfig:
@@ -66,7 +85,7 @@ def _record(cfg: sr.RunConfig, **hc: Any) -> dict[str, Any]:
     host_config: dict[str, Any] = {
         "CapAdd": [],
         "CapDrop": EXPANDED_DROP,
-        "SecurityOpt": ["no-new-privileges"],
+        "SecurityOpt": podman_security_opts(cfg),  # the profile file, written here
         "ReadonlyRootfs": True,
         "Memory": cfg.memory,
         "MemoryReservation": cfg.memory_reservation,
@@ -211,3 +230,80 @@ def test_a_runtime_is_read_from_libpods_record() -> None:
 def test_human_size_is_podmans(size: int, shown: str) -> None:
     """Byte counts read as Podman shows a log size (go-units HumanSize)."""
     assert human_size(size) == shown
+
+
+def test_docker_default_profile_is_sent_to_podman_as_a_file() -> None:
+    """seccomp('default') on a local Podman is Docker's vendored profile, by path."""
+    opts = podman_security_opts(_restricted())
+    seccomp = [o for o in opts if o.startswith("seccomp=")]
+    assert len(seccomp) == 1
+    path = Path(seccomp[0].partition("=")[2])
+    assert path.parent == profile_dir()
+    assert path.read_text(encoding="utf-8") == docker_default_profile()
+    assert "no-new-privileges:true" in opts
+    assert stat.S_IMODE(profile_dir().stat().st_mode) == 0o700
+
+
+def test_the_vendored_profile_is_dockers_default() -> None:
+    """Docker 20.10.24's profile: EPERM by default, unshare allowed only with SYS_ADMIN."""
+    import json
+
+    profile = json.loads(docker_default_profile())
+    assert profile["defaultAction"] == "SCMP_ACT_ERRNO"
+    allowed = [r for r in profile["syscalls"] if "unshare" in r["names"]]
+    assert allowed
+    assert all(r.get("includes", {}).get("caps") == ["CAP_SYS_ADMIN"] for r in allowed)
+
+
+def test_a_custom_profile_is_sent_to_podman_as_a_file_and_read_back() -> None:
+    """A custom profile goes by path and verify() reads the file back as the same profile."""
+    profile = {"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["uname"], "action": "SCMP_ACT_ERRNO"}]}  # fmt: skip
+    cfg = sr.preset("restricted", "img").seccomp(profile).build()
+    record = _record(cfg)
+    entry = next(o for o in record["HostConfig"]["SecurityOpt"] if o.startswith("seccomp="))
+    assert read_profile(entry.partition("=")[2]) == cfg.seccomp.profile_json
+    assert _failed(cfg, record) == {}
+    assert unsupported(cfg, _facts()) == []
+
+
+def test_a_podman_record_without_a_profile_is_not_the_default() -> None:
+    """No seccomp entry on Podman is its own weaker default, which fails seccomp('default')."""
+    cfg = _restricted()
+    failed = _failed(cfg, _record(cfg, SecurityOpt=["no-new-privileges"]))
+    assert failed == {"HostConfig.SecurityOpt seccomp": PODMAN_OWN_SECCOMP}
+
+
+def test_a_changed_profile_file_is_not_read_back(tmp_path: Path) -> None:
+    """A file whose content no longer hashes to its name, or one elsewhere, is not read."""
+    cfg = _restricted()
+    record = _record(cfg)  # writes the profile file
+    path = Path(profile_file(docker_default_profile()))
+    assert read_profile(str(path)) == docker_default_profile()
+    path.write_text("{}", encoding="utf-8")
+    assert read_profile(str(path)) is None
+    assert _failed(cfg, record) == {"HostConfig.SecurityOpt seccomp": "custom (not JSON)"}
+    other = tmp_path / path.name
+    other.write_text(docker_default_profile(), encoding="utf-8")
+    assert read_profile(str(other)) is None
+
+
+def test_a_profile_folder_of_another_mode_is_refused() -> None:
+    """A profile folder others can write is refused, not written into."""
+    profile_dir().mkdir(mode=0o755)
+    os.chmod(profile_dir(), 0o775)  # noqa: S103 (the folder this test refuses)
+    with pytest.raises(LaunchError, match="mode 0775"):
+        profile_file(docker_default_profile())
+
+
+@pytest.mark.parametrize("seccomp", ["default", "custom"])
+def test_seccomp_on_a_remote_podman_is_refused(seccomp: str) -> None:
+    """A Podman engine elsewhere cannot read a profile file of this host: refused."""
+    builder = sr.preset("restricted", "img")
+    if seccomp == "custom":
+        builder = builder.seccomp({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []})
+    problems = unsupported(builder.build(), _facts(local=False))
+    assert [p.field for p in problems] == ["seccomp"]
+    assert "the engine is Podman" in problems[0].message
+    unconfined = sr.preset("restricted", "img").seccomp("unconfined").opt_in("seccomp-unconfined")
+    assert unsupported(unconfined.build(), _facts(local=False)) == []
