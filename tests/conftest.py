@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import tempfile
 import time
 import warnings
 from collections.abc import Generator, Iterator
@@ -59,12 +60,21 @@ def _no_engine(why: str) -> NoReturn:
     pytest.skip(f"{message}; set SECURE_RUN_REQUIRE_DOCKER=1 to fail instead")
 
 
+#: The rootless run's own --basetemp: the engine's user must reach the folders a test
+#: binds, and /tmp/pytest-of-root, which every other session shares, is made 0700 again
+#: by each of them (see _bind_sources_reachable).
+ROOTLESS_BASETEMP = Path(tempfile.gettempdir()) / "secure-run-rootless-basetemp"
+
+
+@pytest.hookimpl(tryfirst=True)  # before the tmp_path plugin reads --basetemp
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "not_on_engine(fact, reason): skip, with the reason, on an engine whose "
         "EngineFacts.<fact> is true (e.g. 'userns')",
     )
+    if os.environ.get("SECURE_RUN_ENGINE_NAME") == "rootless" and not config.option.basetemp:
+        config.option.basetemp = str(ROOTLESS_BASETEMP)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -111,8 +121,9 @@ def _bind_sources_reachable(tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """On the rootless engine, the test folders a container binds are open to its daemon.
 
     That dockerd runs as an unprivileged user (sr-rootless), which cannot reach pytest's
-    folders (mode 0700 under /tmp/pytest-of-root), so every bind of one would fail with
-    "permission denied": each folder made is opened to others (0755, its parents 0711).
+    folders (mode 0700), so every bind of one would fail with "permission denied": each
+    folder made is opened to others (0755, its parents 0711), under the run's own
+    --basetemp (:data:`ROOTLESS_BASETEMP`).
     """
     if os.environ.get("SECURE_RUN_ENGINE_NAME") != "rootless":
         yield
@@ -205,8 +216,14 @@ _NO_FREEZER = (
     "no freezer to pause it, so an exec cannot be killed one by one: the library kills the "
     "container instead, as its fallback says"
 )
+_HOST_PROC = (
+    "the test expects the host's /proc as verify's source; on a rootless engine without "
+    "cgroups /proc/<pid>/cgroup cannot tell the container's process apart, so verify reads "
+    "the kernel state by the exec probe"
+)
 
-#: On a rootless engine without cgroups: the tests that cannot apply, and why.
+#: On a rootless engine without cgroups: the tests that cannot apply, and why (by name,
+#: or by name with its parameters).
 ROOTLESS_SKIPS = {
     "test_pids_limit": _NO_LIMIT.format("pids limit"),
     "test_memory_limit_reservation_and_no_swap": _NO_LIMIT.format("memory limit"),
@@ -223,13 +240,36 @@ ROOTLESS_SKIPS = {
     "test_an_interrupted_exec_is_killed_before_the_interrupt_propagates": _NO_FREEZER,
     "test_the_session_stays_usable_after_a_timeout": _NO_FREEZER,
     "test_a_fork_bomb_under_a_timeout_is_killed_entirely": _NO_FREEZER,
+    "test_agent_session_streams_and_survives_a_timeout": _NO_FREEZER + " (the example's "
+    "session ends at its timed-out step)",
+    "test_untrusted_code_is_contained": _NO_LIMIT.format("memory or pids limit (the example's "
+    "memory hog and fork loop are not stopped by one)"),
+    "test_run_verify": _NO_LIMIT.format("memory limit (the test reads 64 MiB inside)"),
+    "test_restricted_literal_facts": _NO_LIMIT.format("memory limit (the test reads the "
+    "preset's 512 MiB and 256 MiB inside)"),
+    "test_setting_is_seen_inside[memory]": _NO_LIMIT.format("memory limit"),
+    "test_setting_is_seen_inside[memory-swap]": _NO_LIMIT.format("memory or swap limit"),
+    "test_setting_is_seen_inside[cpus]": _NO_LIMIT.format("CPU quota"),
+    "test_setting_is_seen_inside[cpu_quota]": _NO_LIMIT.format("CPU quota"),
+    "test_setting_is_seen_inside[cpu_shares]": _NO_LIMIT.format("CPU shares"),
+    "test_setting_is_seen_inside[cpuset]": _NO_LIMIT.format("cpuset"),
+    "test_setting_is_seen_inside[pids_limit]": _NO_LIMIT.format("pids limit"),
+    "test_forced_exec_probe_passes_on_a_faithful_container": _NO_LIMIT.format("pids limit, so "
+    "verify notes cgroup pids.max as not enforced instead of checking it"),
+    "test_faithful_container_passes_on_both_sources": _HOST_PROC,
+    "test_weaker_host_config_fails_with_a_precise_report": _HOST_PROC + "; and the doubled "
+    "limits are notes there (test_rootless.py: a container weakened behind the library's "
+    "back fails from the probe)",
+    "test_init_process_without_no_new_privileges_fails_both_ways": _HOST_PROC,
 }
 
 
 @pytest.fixture(autouse=True)
 def _not_on_rootless(request: pytest.FixtureRequest) -> None:
     """Skip, saying why, a test of ROOTLESS_SKIPS on a rootless engine without cgroups."""
-    reason = ROOTLESS_SKIPS.get(getattr(request.node, "originalname", request.node.name))
+    reason = ROOTLESS_SKIPS.get(request.node.name) or ROOTLESS_SKIPS.get(
+        getattr(request.node, "originalname", request.node.name)
+    )
     if reason is None or request.node.get_closest_marker("docker") is None:
         return
     facts: EngineFacts = request.getfixturevalue("engine")
@@ -499,14 +539,28 @@ def _podman_refusal(exc: UnsupportedFeature) -> str | None:
     return f"under Podman the library refuses this test's config: {refused}"
 
 
+#: Every start problem the library raises for a rootless engine names it so
+#: (secure_run/_engine/rootless.py: the host PID or IPC namespace, a renamed device).
+_ROOTLESS_ENGINE = "the engine runs rootless (docker info: name=rootless)"
+
+
+def _rootless_refusal(exc: UnsupportedFeature) -> str | None:
+    """The skip reason when every problem of ``exc`` is one runc cannot start rootless."""
+    if not exc.problems or not all(_ROOTLESS_ENGINE in p.message for p in exc.problems):
+        return None
+    refused = "; ".join(f"{p.field}={p.value}: {p.message}" for p in exc.problems)
+    return f"on the rootless engine the library refuses this test's config: {refused}"
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
-    """A test whose config the library refuses on Podman skips, with each refusal as the
-    reason (the setting, and why Podman would change it); any other refusal still fails."""
+    """A test whose config the library refuses on Podman or rootless skips, with each
+    refusal as the reason (the setting, and why the engine would change it); any other
+    refusal still fails."""
     try:
         return (yield)
     except UnsupportedFeature as exc:
-        reason = _podman_refusal(exc)
+        reason = _podman_refusal(exc) or _rootless_refusal(exc)
         if reason is None:
             raise
     pytest.skip(reason)  # outside the except: no chained traceback to render
@@ -516,11 +570,11 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
 def pytest_fixture_setup(
     fixturedef: pytest.FixtureDef[object], request: pytest.FixtureRequest
 ) -> Generator[None, object, object]:
-    """The same for a fixture whose config the library refuses on Podman."""
+    """The same for a fixture whose config the library refuses on Podman or rootless."""
     try:
         return (yield)
     except UnsupportedFeature as exc:
-        reason = _podman_refusal(exc)
+        reason = _podman_refusal(exc) or _rootless_refusal(exc)
         if reason is None:
             raise
     pytest.skip(reason)  # outside the except: no chained traceback to render

@@ -23,8 +23,10 @@
 #   memory, CPU and pids limits are accepted and silently not applied. secure_run refuses
 #   them there unless the config opts in with 'unenforced-limits' (env exports
 #   SECURE_RUN_TEST_OPT_INS for the suites).
-# - `up` installs rootlesskit (apt-get) when missing and loads the test image (built on
-#   the default engine by `python3 -m secure_run.testing` if missing) with docker save|load.
+# - `up` installs rootlesskit, uidmap, slirp4netns and acl (apt-get) when missing, grants
+#   the user /dev/net/tun by an ACL where the node is 0600 (`down` removes it), and loads
+#   the test image (built on the default engine by `python3 -m secure_run.testing` if
+#   missing) with docker save|load.
 # - `down` stops dockerd by its PID (SIGTERM, SIGKILL after 20 s), then rootlesskit by
 #   its PID, then any process left running as sr-rootless (the user runs nothing else),
 #   and removes the folder. The user and its id ranges stay, as dockremap's do.
@@ -97,13 +99,27 @@ ensure_user() {
 ensure_tools() {
     command -v dockerd >/dev/null 2>&1 || die "dockerd not found (apt-get install docker.io)"
     [ -x "$CONTRIB/dockerd-rootless.sh" ] || die "$CONTRIB/dockerd-rootless.sh not found (docker.io)"
-    command -v newuidmap >/dev/null 2>&1 || die "newuidmap not found (apt-get install uidmap)"
-    command -v slirp4netns >/dev/null 2>&1 || die "slirp4netns not found (apt-get install slirp4netns)"
-    if ! command -v rootlesskit >/dev/null 2>&1; then
-        say "installing rootlesskit (apt-get)"
+    local missing=() tool pkg
+    for tool in newuidmap:uidmap slirp4netns:slirp4netns rootlesskit:rootlesskit setfacl:acl; do
+        pkg="${tool#*:}" tool="${tool%%:*}"
+        command -v "$tool" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        say "installing ${missing[*]} (apt-get)"
         DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
-            rootlesskit >/dev/null
+            "${missing[@]}" >/dev/null
     fi
+}
+
+# slirp4netns opens /dev/net/tun as the user; where the node is 0600 (Debian's udev makes
+# it 0666, a bare devtmpfs does not) the user alone is granted it, by an ACL that `down`
+# removes.
+grant_tun() {
+    [ -c /dev/net/tun ] || die "/dev/net/tun not found (slirp4netns needs the tun module)"
+    setpriv --reuid="$(id -u "$RUSER")" --regid="$(id -g "$RUSER")" --clear-groups \
+        sh -c ': <>/dev/net/tun' 2>/dev/null && return 0
+    setfacl -m "u:$RUSER:rw" /dev/net/tun
+    say "granted $RUSER rw on /dev/net/tun (ACL)"
 }
 
 # The folders, owned by the user; slirp4netns behind a wrapper that gives it no way out.
@@ -184,6 +200,7 @@ cmd_up() {
         say "already up (dockerd $(our_pid))"
     else
         ensure_user
+        grant_tun
         start_dockerd
     fi
     edocker info --format '{{json .SecurityOptions}}' | grep -q 'name=rootless' ||
@@ -227,6 +244,10 @@ cmd_down() {
         # shellcheck disable=SC2086 # one PID per word
         kill -KILL $left 2>/dev/null || true
         sleep 0.5
+    fi
+    if getent passwd "$RUSER" >/dev/null && command -v getfacl >/dev/null 2>&1 &&
+        getfacl -p /dev/net/tun 2>/dev/null | grep -q "^user:$RUSER:"; then
+        setfacl -x "u:$RUSER" /dev/net/tun || true
     fi
     if [ -d "$STATE" ]; then
         findmnt -rn -o TARGET | grep -qF -- "$STATE/" && die "still mounted under $STATE"

@@ -57,6 +57,8 @@ def _sshd(v: View) -> Verdict:
         )
     if v.processes.output is None:
         return Verdict(INFO, f"could not list the processes: {v.processes.reason}")
+    if not v.processes.output.strip():  # not even ps's header: nothing was listed
+        return Verdict(INFO, "could not list the processes: ps -el exited 0 and printed nothing")
     lines = [line.strip() for line in v.processes.output.splitlines() if "sshd" in line]
     if lines:
         return Verdict(WARN, f"ps -el in the container: {len(lines)} sshd line(s): {lines[0]!r}")

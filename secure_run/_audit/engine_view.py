@@ -113,10 +113,13 @@ def _processes(client: docker.DockerClient, inspect: Mapping[str, Any]) -> Proce
     container_id = str(inspect.get("Id"))
     api: Any = client.api
     try:
-        with translated(f"run ps in container {container_id[:12]}", client=client):
-            exec_id = api.exec_create(container_id, ["ps", "-el"])["Id"]
-            output = api.exec_start(exec_id)
-            code = api.exec_inspect(exec_id).get("ExitCode")
+        for _ in range(2):  # an exec's output can be lost (moby#27289): once more if none
+            with translated(f"run ps in container {container_id[:12]}", client=client):
+                exec_id = api.exec_create(container_id, ["ps", "-el"])["Id"]
+                output = api.exec_start(exec_id)
+                code = api.exec_inspect(exec_id).get("ExitCode")
+            if code != 0 or output:
+                break
     except LaunchError as exc:
         return Processes(None, str(exc))
     text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)

@@ -10,6 +10,11 @@ opt-in a config so launched relies on, which the container carries in its opt-in
 (:func:`with_waivers`); ``verify()`` then notes each limit (:func:`unenforced_limits`) as
 not enforced by the engine instead of failing it.
 
+:func:`rootless_start_problems` refuses, on any rootless engine, what runc cannot start
+from inside the engine's user namespace: the host PID namespace (it cannot mount
+``/proc``), the host IPC namespace (nor ``/dev/mqueue``) and a device given at another
+path inside (it bind-mounts the device from that path, which the host does not have).
+
 Everything else holds under such an engine: the user, the capabilities, no-new-privileges,
 seccomp, a read-only root, tmpfs mounts and rlimits. Container ids are the rootless
 user's subordinate ids on the host (``/proc/<pid>/uid_map`` ``0 <uid> 1``, ``1 165536
@@ -82,23 +87,60 @@ def _checked(cfg: RunConfig) -> Checker:
     return c
 
 
+_ROOTLESS = "the engine runs rootless (docker info: name=rootless)"
+
+
 def _rootless_host_pid(c: Checker, cfg: RunConfig) -> None:
     """A rootless engine cannot start a container in the host PID namespace."""
     if cfg.pid_mode == "host":
         c.bad(
             "pid_mode",
             cfg.pid_mode,
-            "the engine runs rootless (docker info: name=rootless): runc cannot mount /proc "
+            f"{_ROOTLESS}: runc cannot mount /proc "
             "for the host PID namespace from inside the engine's user namespace, so the start "
             "fails ('mount proc:/proc ... operation not permitted')",
             "leave the PID namespace private on this engine, or launch on a rootful engine",
         )
 
 
+def _rootless_host_ipc(c: Checker, cfg: RunConfig) -> None:
+    """A rootless engine cannot start a container in the host IPC namespace."""
+    if cfg.ipc_mode == "host":
+        c.bad(
+            "ipc_mode",
+            cfg.ipc_mode,
+            f"{_ROOTLESS}: runc cannot mount /dev/mqueue for the host IPC namespace from "
+            "inside the engine's user namespace, so the start fails ('mount mqueue:/dev/mqueue "
+            "... operation not permitted')",
+            "leave the IPC namespace private on this engine, or launch on a rootful engine",
+        )
+
+
+def _rootless_renamed_devices(c: Checker, cfg: RunConfig) -> None:
+    """A rootless engine cannot give a device at a path other than its host path."""
+    for device in cfg.devices:
+        if device.container_path != device.host_path:
+            c.bad(
+                "device",
+                f"{device.host_path}:{device.container_path}",
+                f"{_ROOTLESS}: runc cannot make device nodes in the engine's user namespace, "
+                "so it bind-mounts the device from its container path, which does not exist "
+                "on the host, and the start fails ('error creating device nodes: mount "
+                f"{device.container_path} ... no such file or directory')",
+                f"give the device at its host path (device({device.host_path!r})), or launch "
+                "on a rootful engine",
+            )
+
+
 def rootless_start_problems(cfg: RunConfig) -> list[Problem]:
-    """The settings of ``cfg`` a rootless engine (with cgroups or not) cannot start with."""
+    """The settings of ``cfg`` a rootless engine (with cgroups or not) cannot start with.
+
+    The host PID or IPC namespace, and a device given at another path inside.
+    """
     c = Checker(cfg.opt_ins)
     _rootless_host_pid(c, cfg)
+    _rootless_host_ipc(c, cfg)
+    _rootless_renamed_devices(c, cfg)
     return c.problems
 
 

@@ -44,6 +44,7 @@ from .kernel import (
 from .probe_text import summary
 
 __all__ = [
+    "PROBE_BEGIN",
     "PROBE_SCRIPT",
     "FrozenMap",
     "Limit",
@@ -57,7 +58,8 @@ __all__ = [
 
 #: Version of the output format, printed in the first line of the output.
 _FORMAT = "1"
-_BEGIN = f"==> secure-run-probe {_FORMAT}"
+#: The probe's first line: an exec's output without it is no report (or was lost).
+PROBE_BEGIN = f"==> secure-run-probe {_FORMAT}"
 _END = "==> end"
 _ABSENT = "<absent>"
 _UNREADABLE = "<unreadable>"
@@ -96,7 +98,7 @@ sr_try_write() {{
         printf 'no %s\n' "$1"
     fi
 }}
-echo '{_BEGIN}'
+echo '{PROBE_BEGIN}'
 echo '==> self'
 echo "$$"
 echo '==> pids'
@@ -441,11 +443,11 @@ def _present(lines: list[str]) -> list[str]:
 def _split_sections(text: str) -> dict[str, list[str]]:
     lines = text.split("\n")
     try:
-        start = lines.index(_BEGIN)
+        start = lines.index(PROBE_BEGIN)
     except ValueError:
         head = text.strip()[:200] or "<empty>"
         raise ProbeError(
-            f"probe output not found (no {_BEGIN!r} line); did the container run the "
+            f"probe output not found (no {PROBE_BEGIN!r} line); did the container run the "
             f"probe script? Output began: {head!r}"
         ) from None
     sections: dict[str, list[str]] = {}

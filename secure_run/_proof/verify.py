@@ -49,7 +49,7 @@ from .host import read_host_process, read_text
 from .inspect_checks import inspect_checks
 from .kernel import CgroupLimits, KernelFileError, KernelState
 from .kernel_checks import cgroup_keys_for, kernel_checks, mount_points
-from .probe import ProbeError, probe_command, read_probe
+from .probe import PROBE_BEGIN, ProbeError, probe_command, read_probe
 from .verify_report import EXEC, INSPECT, Check, VerifyReport, cell, check
 from .verify_service import Adapt, ServiceTarget, ServiceVerifyReport, verify_service
 
@@ -427,8 +427,8 @@ class _KernelReader:
             return None, f"{proc} could not be read ({exc})"
         return state, ""
 
-    def _exec_probe(self, container_id: str, why_not_host: str) -> bool:
-        """Read the kernel state by an exec probe; whether it gave a report (or no shell)."""
+    def _run_probe(self, container_id: str) -> tuple[str, str]:
+        """Run the probe by exec: its exec id and its output."""
         client = self.client
         with translated(
             f"run the verification probe in container {container_id[:12]}", client=client
@@ -436,13 +436,29 @@ class _KernelReader:
             exec_id = client.api.exec_create(container_id, probe_command(), user="")["Id"]
             output = client.api.exec_start(exec_id)
         text = output.decode("utf-8", "replace") if isinstance(output, bytes) else str(output)
+        return str(exec_id), text
+
+    def _probe_exit_code(self, container_id: str, exec_id: str) -> object:
+        """The probe's exit code, as the engine records its exec."""
+        with translated(
+            f"inspect the verification probe in {container_id[:12]}", client=self.client
+        ):
+            return self.client.api.exec_inspect(exec_id).get("ExitCode")
+
+    def _exec_probe(self, container_id: str, why_not_host: str) -> bool:
+        """Read the kernel state by an exec probe; whether it gave a report (or no shell)."""
+        exec_id, text = self._run_probe(container_id)
+        code = None
+        if PROBE_BEGIN not in text:  # no report: did it run?
+            code = self._probe_exit_code(container_id, exec_id)
+            if code == 0:  # it ran, and its output was lost (moby#27289): once more
+                exec_id, text = self._run_probe(container_id)
+                code = None
         try:
             _, state = read_probe(text)
         except ProbeError as exc:
-            with translated(
-                f"inspect the verification probe in {container_id[:12]}", client=client
-            ):
-                code = client.api.exec_inspect(exec_id).get("ExitCode")
+            if code is None:
+                code = self._probe_exit_code(container_id, exec_id)
             if code in (126, 127) and "/bin/sh" in text:
                 reason = f" and {why_not_host}" if why_not_host else " (kernel='exec')"
                 self.notes.append(f"kernel state not verified: {_NO_SHELL}{reason}")

@@ -49,6 +49,8 @@ def launch(docker_client: docker.DockerClient, engine: EngineFacts) -> Callable[
 
     def run(cfg: sr.RunConfig, timeout: float = 60) -> Launched:
         kwargs = cfg.to_docker_kwargs()
+        if engine.rootless:  # what runc cannot start there is refused (the test skips)
+            refuse_unsupported(cfg, engine)
         if engine.podman:
             refuse_unsupported(cfg, engine)
             kwargs["security_opt"] = podman_security_opts(cfg)

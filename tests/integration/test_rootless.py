@@ -63,6 +63,22 @@ def test_the_limits_are_absent_inside(docker_client, test_image):
     assert int(spawned) > 16
 
 
+def test_a_memory_hog_and_a_process_swarm_outgrow_their_limits(docker_client, test_image):
+    """Under memory 64 MiB and pids_limit 32 a shell holds 100 MB and 43 processes run."""
+    cfg = (sr.preset("restricted", test_image).memory("64m", reservation=None).pids_limit(32)
+           .opt_in(WAIVER).command(SLEEP).labels(TEST_LABELS).build())  # fmt: skip
+    with sr.launch(cfg, client=docker_client) as box:
+        inspect = box.inspect()["HostConfig"]
+        hog = box.exec(["sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a); "
+                        "echo ${#x}; grep VmHWM /proc/$$/status; true"]).stdout.split()  # fmt: skip
+        swarm = box.exec(["sh", "-c", "for i in $(seq 43); do sleep 30 & done; sleep 1; "
+                          "ls -d /proc/[0-9]* | wc -l"]).stdout  # fmt: skip
+    assert (inspect["Memory"], inspect["PidsLimit"]) == (64 << 20, 32)  # kept in inspect
+    assert hog[0] == b"100000000"
+    assert int(hog[2]) * 1024 > 100_000_000 > 64 << 20  # the shell's peak resident set (kB)
+    assert int(swarm) > 32
+
+
 def test_with_the_opt_in_everything_else_holds_and_verifies(docker_client, test_image):
     """uid, caps, NoNewPrivs, seccomp and the read-only root hold; the limits are notes."""
     with sr.launch(_config(test_image), client=docker_client) as box:
@@ -94,6 +110,23 @@ def test_verify_catches_a_weakened_container(docker_client, test_image):
         container.remove(force=True)
     failed = {c.property for c in report.failures}
     assert {"Uid", "CapEff"} <= failed
+
+
+def test_verify_catches_a_container_made_without_cap_drop(docker_client, test_image):
+    """Made through raw docker-py without cap_drop: the record and the kernel's bounding set
+    fail (read by the exec probe: the host's /proc cannot tell the process apart here)."""
+    cfg = _config(test_image)
+    kwargs = cfg.to_docker_kwargs()
+    kwargs.pop("cap_drop")
+    container = docker_client.containers.run(**kwargs, detach=True)
+    try:
+        report = sr.verify(container.id, cfg, client=docker_client, strict=False)
+    finally:
+        container.remove(force=True)
+    failed = {c.property: c.source for c in report.failures}
+    assert failed["HostConfig.CapDrop"] == "inspect"
+    assert failed["CapBnd"] == "exec probe"
+    assert "Uid" not in failed
 
 
 def test_doctor_reports_the_rootless_posture(docker_client):

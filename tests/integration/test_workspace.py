@@ -17,6 +17,7 @@ import pytest
 
 import secure_run as sr
 from secure_run._engine.facts import EngineFacts
+from secure_run._proof.kernel import parse_id_map
 from secure_run.testing import TEST_LABELS
 
 pytestmark = pytest.mark.docker
@@ -28,6 +29,14 @@ def sandbox(test_image: str) -> sr.RunBuilder:
     return (
         sr.builder(test_image).user(1000, 1000).workspace("/workspace", "16m").labels(TEST_LABELS)
     )
+
+
+def _host_id(id_map: str, inner: int) -> int:
+    """The host id ``inner`` is, by the rows of a ``uid_map`` or ``gid_map``."""
+    for inside, outside, count in parse_id_map(id_map):
+        if inside <= inner < inside + count:
+            return outside + inner - inside
+    raise AssertionError(f"{inner} is not mapped by {id_map!r}")
 
 
 def _listing(box: sr.SecureContainer, path: str = "/workspace") -> str:
@@ -119,11 +128,15 @@ def test_the_kernel_shows_the_workspace_as_configured(
     with sr.launch(sandbox.command(["sleep", "600"]).build()) as box:
         report = box.verify()
         mountinfo = box.exec(["grep", " /workspace ", "/proc/self/mountinfo"]).stdout.decode()
+        uid_map, gid_map = (box.exec(["cat", f"/proc/self/{m}"]).stdout.decode()
+                            for m in ("uid_map", "gid_map"))  # fmt: skip
     mount = next(c for c in report.checks if c.property == "mount /workspace")
     assert mount.ok, mount
     per_mount, per_fs = mountinfo.split(" - ")
     assert per_fs.split()[0] == "tmpfs"
     uid, gid = engine.host_ids(1000, 1000)  # the kernel shows host ids (userns-remap)
+    if engine.rootless:  # and the ids of the engine's user namespace as the host's
+        uid, gid = _host_id(uid_map, 1000), _host_id(gid_map, 1000)
     assert {"size=16384k", "mode=700", f"uid={uid}", f"gid={gid}"} <= set(
         per_fs.split()[-1].split(",")
     )
@@ -154,8 +167,12 @@ def test_the_keeper_holds_no_power(
         assert box.workspace is not None
         keeper = docker_client.api.inspect_container(box.workspace.keeper_id)
         status = Path(f"/proc/{keeper['State']['Pid']}/status").read_text()
+        uid_map = Path(f"/proc/{keeper['State']['Pid']}/uid_map").read_text()
     fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
-    assert fields["Uid"].split()[0] == str(engine.host_ids(65534, 65534)[0])  # host's view
+    uid = engine.host_ids(65534, 65534)[0]  # the host's view (userns-remap)
+    if engine.rootless:  # the engine's user namespace, seen from the host
+        uid = _host_id(uid_map, 65534)
+    assert fields["Uid"].split()[0] == str(uid)
     assert fields["CapEff"].strip() == fields["CapBnd"].strip() == "0000000000000000"
     assert (fields["NoNewPrivs"].strip(), fields["Seccomp"].strip()) == ("1", "2")
     assert keeper["HostConfig"]["NetworkMode"] == "none"

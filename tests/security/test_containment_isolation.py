@@ -251,11 +251,11 @@ def test_host_kernel_files_are_masked_or_read_only_and_no_engine_socket(
     an empty read-only tmpfs) and remounts its read-only paths read-only, so even uid 0
     inside, whose file permissions would allow a write, gets EROFS; and no engine
     socket is mounted in (a config refuses one without the docker-socket opt-in).
-    Under userns-remap, uid 0 inside does not own the host's /proc/sys files, so the
-    permission check refuses the write first (EACCES); the read-only mount is still
-    checked in mountinfo. gVisor's /proc and /sys are the sentry's own: the masked
-    paths are absent or empty there, /proc/sysrq-trigger does not exist, and its
-    /proc/sys refuses the write with EACCES.
+    Under userns-remap (or a rootless engine, whose uid 0 is its unprivileged user), uid 0
+    inside does not own the host's /proc/sys files, so the permission check refuses the
+    write first (EACCES); the read-only mount is still checked in mountinfo. gVisor's
+    /proc and /sys are the sentry's own: the masked paths are absent or empty there,
+    /proc/sysrq-trigger does not exist, and its /proc/sys refuses the write with EACCES.
     """
     masked = [p for p in MASKED_PATHS if os.path.exists(p)]
     read_only = [p for p in READ_ONLY_PATHS if os.path.exists(p)]
@@ -309,6 +309,7 @@ def test_host_kernel_files_are_masked_or_read_only_and_no_engine_socket(
             assert reads[path] == expected, f"{path} as uid 0: {reads[path]}"
         for path in read_only:
             assert "ro" in mounts.get(path, set()), f"{path} is not mounted read-only"
-        assert written == dict.fromkeys(writes, "EACCES" if engine.userns else "EROFS")
+        in_user_namespace = engine.userns or engine.rootless
+        assert written == dict.fromkeys(writes, "EACCES" if in_user_namespace else "EROFS")
     assert not any(sockets.values()), f"an engine socket is inside: {sockets}"
     assert not any(name in mountinfo for name in ("docker.sock", "containerd.sock"))

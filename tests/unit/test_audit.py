@@ -152,6 +152,7 @@ CASES = [
     ("5.7", R, None, Processes("PID USER COMMAND\n 1 root sleep 60\n 7 root ps -el\n"),
      "pass", "2 process line(s), none sshd"),
     ("5.7", R, None, Processes(None, "ps -el exited 127"), "info", "ps -el exited 127"),
+    ("5.7", R, None, Processes(""), "info", "exited 0 and printed nothing"),
     ("5.7", R, None, None, "not_applicable", "exec checks off"),
     # 5.8 privileged host ports
     ("5.8", record(R, NetworkSettings__Ports=ports("127.0.0.1", "80")), None, None, "warn",

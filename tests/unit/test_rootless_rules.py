@@ -93,3 +93,35 @@ def test_waived_limits_are_notes_not_failures():
     assert any("not enforced by the engine" in n and "9223372036854771712" in n for n in notes)
     failed = list(kernel_checks(cfg, state, "exec probe", [], unenforced=False))
     assert any(c.property == "cgroup memory.limit_in_bytes" and not c.ok for c in failed)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "said"),
+    [
+        (lambda b: b.host_namespace("pid"), "pid_mode", "mount proc:/proc"),
+        (lambda b: b.host_namespace("ipc"), "ipc_mode", "mount mqueue:/dev/mqueue"),
+        (lambda b: b.device("/dev/null", "/dev/mynull"), "device", "error creating device nodes"),
+    ],
+    ids=["host-pid", "host-ipc", "renamed-device"],
+)
+def test_what_runc_cannot_start_rootless_is_refused(change, field, said):
+    """The host PID and IPC namespaces and a renamed device are refused on a rootless engine
+    (with cgroups or not), each naming the engine, runc's error and a fix."""
+    builder = sr.preset("restricted", "img").opt_in("unenforced-limits", "host-namespace",
+                                                    "devices")  # fmt: skip
+    cfg = change(builder).build()
+    for facts in (_facts(), _facts(CgroupDriver="systemd", CgroupVersion="2")):
+        problems = [p for p in unsupported(cfg, facts) if p.field == field]
+        assert len(problems) == 1, problems
+        assert "runs rootless" in problems[0].message
+        assert said in problems[0].message
+        assert "rootful engine" in problems[0].fix
+    rootful = _facts(SecurityOptions=["name=seccomp"], CgroupDriver="cgroupfs")
+    assert not [p for p in unsupported(cfg, rootful) if p.field == field]
+
+
+def test_a_device_at_its_host_path_is_not_refused():
+    """A device given at its own path starts on a rootless engine (runc bind-mounts it)."""
+    cfg = sr.preset("restricted", "img").opt_in("unenforced-limits", "devices").device(
+        "/dev/null").build()  # fmt: skip
+    assert unsupported(cfg, _facts()) == []

@@ -791,6 +791,28 @@ def test_unreadable_probe_output_fails(host):
     assert "sh: out of memory" in failure.actual
 
 
+def test_a_probe_whose_output_was_lost_is_run_once_more(host):
+    """An exec probe that exits 0 with no output (moby#27289) is re-run once, and read."""
+    client = host.client(REMOTE)
+    outputs = [b"", client.api.exec_output]
+    client.api.exec_start = lambda exec_id: outputs.pop(0)  # type: ignore[method-assign]
+    report = host.verify(client=client)
+    assert report.ok, str(report)
+    assert client.api.calls.count("exec_create user=''") == 2
+    assert "exec probe" in report.sources()
+
+
+def test_a_probe_that_prints_nothing_twice_fails(host):
+    """Re-run once only: a second empty output is a failed 'kernel state' check."""
+    client = host.client(REMOTE)
+    client.api.exec_output = b""
+    failure = only_failure(host.verify(client=client))
+    assert (failure.property, failure.source) == ("kernel state", "exec probe")
+    assert "exit code 0" in failure.actual
+    assert "<empty>" in failure.actual
+    assert client.api.calls.count("exec_create user=''") == 2
+
+
 NOT_RUNNING = docker.errors.APIError("409 Client Error", explanation="Container abc is not running")
 
 
