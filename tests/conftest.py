@@ -516,6 +516,82 @@ PODMAN_SKIPS = {
 }
 
 
+_NOT_SHOWN = (
+    "the sentry shows no {} inside; verify() checks {} instead (tests/integration/test_gvisor.py)"
+)
+_CGROUP_INSIDE = _NOT_SHOWN.format("cgroup files", "the sandbox's host cgroup")
+_LIMITS_INSIDE = _NOT_SHOWN.format("/proc/self/limits", "HostConfig.Ulimits on the record")
+_SANDBOX_PIDS = (
+    "the example launches the sandbox preset, whose pids_limit 64 the library refuses under "
+    "gVisor (runsc needs 128 or more: the 'gvisor' preset)"
+)
+_NO_NETWORK = (
+    "the example publishes a port on a bridge network, which the library refuses under a "
+    "runsc run with --network=none (this engine's runtimeArgs)"
+)
+
+#: Under gVisor (an engine whose default runtime is runsc: scripts/engines.sh up gvisor):
+#: the tests that cannot apply as written, each with what gVisor does instead.
+GVISOR_SKIPS = {
+    "test_presets_in_container.py::test_memory_limit_reservation_and_no_swap": _CGROUP_INSIDE,
+    "test_presets_in_container.py::test_cpu_quota": _CGROUP_INSIDE,
+    "test_presets_in_container.py::test_pids_limit": _CGROUP_INSIDE,
+    "test_presets_in_container.py::test_ulimits": _LIMITS_INSIDE,
+    "test_restricted_literal_facts": "its literal facts are cgroup limits and rlimits, which "
+    "the sentry does not show inside (no cgroup files, no /proc/self/limits); the uid and "
+    "CapBnd are asserted by the per-preset tests of the same file",
+    "test_setting_is_seen_inside[memory]": _CGROUP_INSIDE,
+    "test_setting_is_seen_inside[memory-swap]": _CGROUP_INSIDE,
+    "test_setting_is_seen_inside[cpus]": _CGROUP_INSIDE,
+    "test_setting_is_seen_inside[cpu_quota]": _CGROUP_INSIDE,
+    "test_setting_is_seen_inside[cpu_shares]": _CGROUP_INSIDE,
+    "test_setting_is_seen_inside[cpuset]": _CGROUP_INSIDE,
+    "test_setting_is_seen_inside[ulimit]": _LIMITS_INSIDE,
+    "test_setting_is_seen_inside[tmpfs]": "the sentry shows no nosuid in a tmpfs's mountinfo "
+    "(its size, mode and noexec are asserted by test_presets_in_container.py under gVisor)",
+    "test_setting_is_seen_inside[no_new_privileges]": "the sentry's /proc/self/status has no "
+    "NoNewPrivs line (verify() checks HostConfig.SecurityOpt on the record, with a note)",
+    "test_no_new_privileges_stops_the_setuid_helper": "gVisor does not honour setuid bits on "
+    "its gofer-served root, so the control run without no-new-privileges never reaches root "
+    "either (tests/security asserts the helper gains nothing under gVisor)",
+    "test_faithful_container_passes_on_both_sources": "the host's /proc/<pid> of a gVisor "
+    "container is the sandbox, not the workload: verify() reads inside by the exec probe "
+    "(tests/integration/test_gvisor.py::test_launch_under_gvisor_verifies_with_no_false_failure)",
+    "test_exec_probe_sees_a_weaker_container_too": "the sentry's /proc/self/status has no "
+    "NoNewPrivs line, so no probe sees the bit; the record's SecurityOpt check fails instead "
+    "(test_init_process_without_no_new_privileges_fails_both_ways asserts it under gVisor)",
+    "test_restart_policy_changed_behind_the_librarys_back_fails": "runsc has no 'update' "
+    "command, so the engine cannot change the policy behind the library (docker update "
+    "fails: 500 Cannot update container)",
+    "test_the_kernel_shows_the_workspace_as_configured": "a workspace volume is a 9p mount "
+    "inside gVisor, not the tmpfs the host mounted: verify() reads its size, mode, owner and "
+    "noexec from the volume's record (test_gvisor.py, every preset with a workspace)",
+    "test_the_keeper_holds_no_power": "the host's /proc/<pid> of the gVisor keeper is the "
+    "sandbox process (SYS_ADMIN, SYS_CHROOT), not the keeper's own process",
+    "test_untrusted_code_is_contained": _SANDBOX_PIDS,
+    "test_orchestrator_collects_the_batch_in_order": _SANDBOX_PIDS,
+    "test_pytest_harness_passes": _SANDBOX_PIDS,
+    "test_grader_grades_hostile_submissions_safely": _SANDBOX_PIDS,
+    "test_agent_session_streams_and_survives_a_timeout": _SANDBOX_PIDS,
+    "test_async_handler_serves_at_once_and_cancels": _SANDBOX_PIDS,
+    "test_web_service_answers_on_loopback": _NO_NETWORK,
+    "test_migrating_after_snippets_run": _NO_NETWORK,
+}
+
+
+@pytest.fixture(autouse=True)
+def _not_under_gvisor(request: pytest.FixtureRequest) -> None:
+    """Skip, saying why, a test of GVISOR_SKIPS when the engine's default runtime is gVisor."""
+    if request.node.get_closest_marker("docker") is None:
+        return
+    for key, reason in GVISOR_SKIPS.items():
+        if key in request.node.nodeid:
+            facts: EngineFacts = request.getfixturevalue("engine")
+            if facts.is_gvisor(None):
+                pytest.skip(f"under gVisor: {reason}")
+            return
+
+
 def _engine_is_podman(request: pytest.FixtureRequest) -> bool:
     facts: EngineFacts = request.getfixturevalue("engine")
     return facts.podman
@@ -539,6 +615,18 @@ def _podman_refusal(exc: UnsupportedFeature) -> str | None:
     return f"under Podman the library refuses this test's config: {refused}"
 
 
+#: Every problem the library raises for gVisor names it so (secure_run/_engine/runtimes.py).
+_UNDER_GVISOR = "would run under gVisor (runtime"
+
+
+def _gvisor_refusal(exc: UnsupportedFeature) -> str | None:
+    """The skip reason when every problem of ``exc`` is one the library raises for gVisor."""
+    if not exc.problems or not all(_UNDER_GVISOR in p.message for p in exc.problems):
+        return None
+    refused = "; ".join(f"{p.field}={p.value}: {p.message}" for p in exc.problems)
+    return f"under gVisor the library refuses this test's config: {refused}"
+
+
 #: Every start problem the library raises for a rootless engine names it so
 #: (secure_run/_engine/rootless.py: the host PID or IPC namespace, a renamed device).
 _ROOTLESS_ENGINE = "the engine runs rootless (docker info: name=rootless)"
@@ -554,13 +642,13 @@ def _rootless_refusal(exc: UnsupportedFeature) -> str | None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
-    """A test whose config the library refuses on Podman or rootless skips, with each
-    refusal as the reason (the setting, and why the engine would change it); any other
-    refusal still fails."""
+    """A test whose config the library refuses on Podman, under gVisor or rootless skips,
+    with each refusal as the reason (the setting, and why the engine would change it); any
+    other refusal still fails."""
     try:
         return (yield)
     except UnsupportedFeature as exc:
-        reason = _podman_refusal(exc) or _rootless_refusal(exc)
+        reason = _podman_refusal(exc) or _gvisor_refusal(exc) or _rootless_refusal(exc)
         if reason is None:
             raise
     pytest.skip(reason)  # outside the except: no chained traceback to render
@@ -570,11 +658,11 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
 def pytest_fixture_setup(
     fixturedef: pytest.FixtureDef[object], request: pytest.FixtureRequest
 ) -> Generator[None, object, object]:
-    """The same for a fixture whose config the library refuses on Podman or rootless."""
+    """The same for a fixture whose config the library refuses on Podman, gVisor or rootless."""
     try:
         return (yield)
     except UnsupportedFeature as exc:
-        reason = _podman_refusal(exc) or _rootless_refusal(exc)
+        reason = _podman_refusal(exc) or _gvisor_refusal(exc) or _rootless_refusal(exc)
         if reason is None:
             raise
     pytest.skip(reason)  # outside the except: no chained traceback to render

@@ -26,7 +26,7 @@ from .client import is_local
 from .errors import translated
 from .podman import is_podman, podman_problems
 from .rootless import rootless_problems, rootless_start_problems
-from .runtimes import gvisor_problems, gvisor_runtimes, is_gvisor_name
+from .runtimes import gvisor_problems, gvisor_runtimes, is_gvisor_name, networkless_runtimes
 from .userns import remap_root, userns_problems
 
 __all__ = [
@@ -90,6 +90,7 @@ class EngineFacts:
         default_runtime: The runtime used when none is asked for.
         gvisor_runtimes: The runtimes that are gVisor (``runsc``, by name or by the
             path of the program the engine runs), sorted.
+        networkless_runtimes: Those run with ``--network=none`` (``runtimeArgs``), sorted.
         ncpu: CPUs on the engine host.
         mem_total: Memory of the engine host, in bytes.
         warnings: The ``Warnings`` of ``docker info`` (e.g. no swap limit support).
@@ -132,6 +133,7 @@ class EngineFacts:
     userns_root: tuple[int, int] | None = None
     gvisor_runtimes: tuple[str, ...] = ()
     podman: bool = False
+    networkless_runtimes: tuple[str, ...] = ()
 
     @classmethod
     def parse(
@@ -189,6 +191,7 @@ class EngineFacts:
             # Podman's Docker API ignores HostConfig.Runtime: no gVisor is reachable by it.
             gvisor_runtimes=() if is_podman(version) else gvisor_runtimes(runtimes),
             podman=is_podman(version),
+            networkless_runtimes=networkless_runtimes(runtimes),
         )
 
     @property
@@ -548,9 +551,8 @@ def _rootless(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:
 
 def _gvisor(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:
     """What gVisor cannot honour: refused here, never by a failed start."""
-    runtime = facts.runtime_of(cfg)
-    if facts.is_gvisor(runtime):
-        p.found.extend(gvisor_problems(cfg, runtime))
+    if facts.is_gvisor(runtime := facts.runtime_of(cfg)):
+        p.found.extend(gvisor_problems(cfg, runtime, facts.networkless_runtimes))
 
 
 def _podman(p: _Problems, cfg: RunConfig, facts: EngineFacts) -> None:

@@ -259,6 +259,8 @@ class KernelState:
         uid_map: ``uid_map`` rows (inside, outside, count); empty when not read.
         gid_map: ``gid_map`` rows.
         cap_last: ``/proc/sys/kernel/cap_last_cap``, when read.
+        init_seccomp: The ``Seccomp`` field of pid 1's status, when the exec probe read
+            it (under gVisor an exec's own shows 0, the workload's 2).
     """
 
     status: Mapping[str, str] = attrs.field(hash=False)
@@ -268,6 +270,7 @@ class KernelState:
     uid_map: tuple[tuple[int, int, int], ...] = ()
     gid_map: tuple[tuple[int, int, int], ...] = ()
     cap_last: int | None = None
+    init_seccomp: str | None = None
 
 
 # -- /proc/<pid> files ---------------------------------------------------------------

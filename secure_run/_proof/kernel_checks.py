@@ -148,7 +148,15 @@ def _gvisor_checks(
         )
     seccomp = status.get("Seccomp", "absent")
     wants_filter = cfg.seccomp.kind != "unconfined" and not cfg.privileged
-    if wants_filter and seccomp == "2":
+    if wants_filter and seccomp != "2" and state.init_seccomp == "2":
+        # runsc --oci-seccomp loads the profile into the workload, never into an exec.
+        notes.append(
+            f"Seccomp read from pid 1: the exec probe's own status shows Seccomp {seccomp}, "
+            "as every `docker exec` into runsc gets no seccomp filter (its commands are "
+            "contained by the sentry and the capability sets, not by seccomp)"
+        )
+        yield check("Seccomp", "2 (filter)", "2 (filter)", f"{source}, pid 1", True)
+    elif wants_filter and seccomp == "2":
         yield check("Seccomp", "2 (filter)", "2 (filter)", source, True)
     elif wants_filter:
         notes.append(

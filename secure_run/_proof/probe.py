@@ -110,6 +110,10 @@ for sr_p in /proc/[0-9]*; do
 done 2>/dev/null
 echo '==> status'
 sr_dump /proc/self/status
+echo '==> init-seccomp'
+while IFS= read -r sr_line; do
+    case $sr_line in Seccomp:*) printf '%s\n' "$sr_line" ;; esac
+done < /proc/1/status 2>/dev/null
 echo '==> limits'
 sr_dump /proc/self/limits
 echo '==> mountinfo'
@@ -423,6 +427,8 @@ def _kernel_state(
         # Optional sections: a tmpfs owner shows as a host id, mapped back through them.
         uid_map=parse_id_map(_id_map_text(sections.get("uid-map"))),
         gid_map=parse_id_map(_id_map_text(sections.get("gid-map"))),
+        # Optional: pid 1's Seccomp line (an exec into runsc has no filter of its own).
+        init_seccomp=parse_status(sections.get("init-seccomp") or []).get("Seccomp"),
     )
 
 

@@ -28,12 +28,17 @@ Each check names the property, the expected and the actual value, and its source
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Protocol, Union, overload
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Callable, Literal, Protocol, Union, overload
 
 import docker
 from docker.models.containers import Container
+from docker.utils import socket as _sdk_socket
 
 from .._config.run_config import RunConfig
 from .._config.values import OptIn
@@ -60,6 +65,23 @@ __all__ = ["Check", "KernelSource", "VerifyReport", "verify"]
 KernelSource = Union[bool, Literal["host", "exec"]]
 
 _NO_SHELL = "the image has no /bin/sh for the exec probe"
+
+#: How long the exec probe's exit record is waited for when its output ended first, and
+#: the container's exit when a probe without a report may have been cut short by it.
+_EXIT_RECORD_WAIT = 3.0
+
+
+# docker-py's attach-stream demultiplexer; it is not in the type stubs.
+_frames_iter: Callable[[Any, bool], Iterator[tuple[int, bytes]]] = getattr(  # noqa: B009
+    _sdk_socket, "frames_iter"
+)
+
+
+def _read_frames(sock: Any, chunks: list[bytes]) -> None:
+    """Each chunk of an exec's multiplexed stream (standard output and error) into ``chunks``."""
+    with contextlib.suppress(OSError, ValueError):  # ended, or closed under the reader
+        for _, chunk in _frames_iter(sock, False):
+            chunks.append(chunk)
 
 
 class _Verifiable(Protocol):
@@ -324,17 +346,26 @@ class _KernelReader:
             return
         # A probe without a report (exit code 126, say) may be one the container's exit
         # cut short: if it has exited since the inspect, that is the failure to report.
+        # The engine may record that exit a moment after the probe's end (runsc does).
         failed = self.checks[before:]
         del self.checks[before:]
-        if self._still_running(container_id):
+        if self._still_running(container_id, wait=_EXIT_RECORD_WAIT):
             self.checks.extend(failed)
 
-    def _still_running(self, container_id: str) -> bool:
-        """Whether the container still runs; if not, the failed ``State.Running`` check."""
-        with translated(f"inspect container {container_id[:12]}", client=self.client):
-            state = self.client.api.inspect_container(container_id).get("State") or {}
-        if state.get("Running"):
-            return True
+    def _still_running(self, container_id: str, wait: float = 0.0) -> bool:
+        """Whether the container still runs; if not, the failed ``State.Running`` check.
+
+        ``wait``: seconds to keep asking while it runs, for an exit about to be recorded.
+        """
+        deadline = time.monotonic() + wait
+        while True:
+            with translated(f"inspect container {container_id[:12]}", client=self.client):
+                state = self.client.api.inspect_container(container_id).get("State") or {}
+            if not state.get("Running"):
+                break
+            if time.monotonic() >= deadline:
+                return True
+            time.sleep(0.1)
         self._not_running(state)
         return False
 
@@ -344,7 +375,8 @@ class _KernelReader:
         So the workload's state comes from inside (the exec probe); the limits come
         from the sandbox's cgroup on the host when the engine is local (the sandbox
         and everything in it is bounded by them), else they are noted as not visible.
-        Returns why the host was not read, or ``None`` when ``kernel="host"`` failed.
+        Returns why the host was not read (``""`` for ``kernel="exec"``), or ``None`` when
+        ``kernel="host"`` failed.
         """
         why = (
             f"the container runs in gVisor, so the host's /proc/{pid} is the sandbox's "
@@ -359,7 +391,7 @@ class _KernelReader:
             host, _ = self._read_host(container_id, pid)
             if host is not None:
                 self.host_cgroup = (host.cgroup, f"host cgroup of the sandbox (pid {pid})")
-        return why
+        return "" if kernel == "exec" else why  # asked for, so no reason to give
 
     def _limits_waived(self) -> bool:
         """The config waives its limits (``unenforced-limits``) on an engine without cgroups.
@@ -428,22 +460,59 @@ class _KernelReader:
         return state, ""
 
     def _run_probe(self, container_id: str) -> tuple[str, str]:
-        """Run the probe by exec: its exec id and its output."""
+        """Run the probe by exec: its exec id and its output (standard output and error).
+
+        The output is read in a thread while the container is watched: under runsc an
+        exec's stream stays open when the container ends under it, so once the container
+        has stopped, the stream gets :data:`_EXIT_RECORD_WAIT` seconds more to end, then
+        is closed (the output is then cut short, and said so).
+        """
         client = self.client
+        chunks: list[bytes] = []
         with translated(
             f"run the verification probe in container {container_id[:12]}", client=client
         ):
             exec_id = client.api.exec_create(container_id, probe_command(), user="")["Id"]
-            output = client.api.exec_start(exec_id)
-        text = output.decode("utf-8", "replace") if isinstance(output, bytes) else str(output)
-        return str(exec_id), text
+            sock: Any = client.api.exec_start(exec_id, socket=True)
+        reader = threading.Thread(target=_read_frames, args=(sock, chunks), daemon=True)
+        reader.start()
+        try:
+            while reader.is_alive():
+                reader.join(0.5)
+                if reader.is_alive() and not self._running(container_id):
+                    reader.join(_EXIT_RECORD_WAIT)
+                    break
+        finally:
+            raw = getattr(sock, "_sock", sock)  # under docker-py's file wrapper, if any
+            with contextlib.suppress(OSError):
+                raw.shutdown(socket.SHUT_RDWR)
+                sock.close()
+                raw.close()
+        reader.join(1.0)
+        return str(exec_id), b"".join(chunks).decode("utf-8", "replace")
+
+    def _running(self, container_id: str) -> bool:
+        """Whether the engine records the container as running."""
+        with translated(f"inspect container {container_id[:12]}", client=self.client):
+            state = self.client.api.inspect_container(container_id).get("State") or {}
+        return bool(state.get("Running"))
 
     def _probe_exit_code(self, container_id: str, exec_id: str) -> object:
-        """The probe's exit code, as the engine records its exec."""
-        with translated(
-            f"inspect the verification probe in {container_id[:12]}", client=self.client
-        ):
-            return self.client.api.exec_inspect(exec_id).get("ExitCode")
+        """The probe's exit code, as the engine records its exec.
+
+        Waits up to :data:`_EXIT_RECORD_WAIT` seconds for the exec's exit record: the
+        output may end before it is written (under runsc the exec's stream closes first).
+        """
+        deadline = time.monotonic() + _EXIT_RECORD_WAIT
+        while True:
+            with translated(
+                f"inspect the verification probe in {container_id[:12]}", client=self.client
+            ):
+                record = self.client.api.exec_inspect(exec_id)
+            code = record.get("ExitCode")
+            if code is not None or not record.get("Running") or time.monotonic() > deadline:
+                return code
+            time.sleep(0.1)
 
     def _exec_probe(self, container_id: str, why_not_host: str) -> bool:
         """Read the kernel state by an exec probe; whether it gave a report (or no shell)."""

@@ -44,12 +44,15 @@ def launch(docker_client: docker.DockerClient, engine: EngineFacts) -> Callable[
     """Run a built config through ``containers.run(**cfg.to_docker_kwargs())``.
 
     On Podman as the library would: what it refuses there is refused (the test skips
-    with the refusal), and the seccomp profile goes as a file (podman#27710).
+    with the refusal), and the seccomp profile goes as a file (podman#27710). Rootless
+    and under gVisor, what the library refuses there is refused too.
     """
 
     def run(cfg: sr.RunConfig, timeout: float = 60) -> Launched:
         kwargs = cfg.to_docker_kwargs()
         if engine.rootless:  # what runc cannot start there is refused (the test skips)
+            refuse_unsupported(cfg, engine)
+        if engine.is_gvisor(cfg.runtime):  # what runsc drops or cannot start with, too
             refuse_unsupported(cfg, engine)
         if engine.podman:
             refuse_unsupported(cfg, engine)

@@ -5,6 +5,8 @@ Skipped unless the engine the environment names has a gVisor runtime.
 
 from __future__ import annotations
 
+from typing import Any
+
 import docker
 import pytest
 
@@ -41,6 +43,9 @@ def test_launch_under_gvisor_verifies_with_no_false_failure(
     assert report.ok, str(report)
     assert "exec probe" in report.sources()
     assert any("not visible under gVisor" in note for note in report.notes)
+    seccomp = next(c for c in report.checks if c.property == "Seccomp")  # the workload's
+    assert (seccomp.actual, seccomp.source) == ("2 (filter)", "exec probe, pid 1")
+    assert any("`docker exec` into runsc gets no seccomp filter" in n for n in report.notes)
 
 
 @pytest.mark.parametrize("name", ["restricted", "sandbox", "service", "baseline"])
@@ -120,3 +125,38 @@ def test_a_memory_hog_is_killed_at_64m(gvisor: docker.DockerClient, test_image: 
     cfg = _builder("gvisor", test_image).memory("64m").command(["sh", "-c", hog]).build()
     result = sr.run(cfg, client=gvisor, timeout=120)
     assert result.exit_code == 137
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda b: b.host_namespace("pid").opt_in("host-namespace"), "pid_mode"),
+        (lambda b: b.host_namespace("uts").opt_in("host-namespace"), "uts_mode"),
+        (lambda b: b.device("/dev/null", "/dev/hostnull", "r").opt_in("devices"), "device"),
+        (lambda b: b.sysctl("net.ipv4.ip_unprivileged_port_start", 80), "sysctl"),
+    ],
+    ids=["host-pid", "host-uts", "device", "sysctl"],
+)
+def test_what_runsc_would_drop_is_refused_before_create(
+    gvisor: docker.DockerClient, test_image: str, change: Any, field: str
+) -> None:
+    """runsc starts these with the setting silently dropped: refused, nothing created."""
+    cfg = change(_builder("gvisor", test_image).command(["true"])).build()
+    before = len(gvisor.api.containers(all=True))
+    with pytest.raises(sr.UnsupportedFeature) as caught:
+        sr.launch(cfg, client=gvisor)
+    assert [p.field for p in caught.value.problems] == [field]
+    assert "gVisor (runtime 'runsc')" in caught.value.problems[0].message
+    assert len(gvisor.api.containers(all=True)) == before
+
+
+def test_a_network_under_runsc_without_one_is_refused(
+    gvisor: docker.DockerClient, test_image: str
+) -> None:
+    """With --network=none in runsc's runtimeArgs, a network and a port are refused."""
+    if "runsc" not in engine_facts(gvisor).networkless_runtimes:
+        pytest.skip("this engine runs runsc with a network (no --network=none)")
+    cfg = _builder("gvisor", test_image).network("bridge").publish(8080).build()
+    with pytest.raises(sr.UnsupportedFeature) as caught:
+        sr.launch(cfg, client=gvisor)
+    assert {p.field for p in caught.value.problems} == {"network", "ports"}

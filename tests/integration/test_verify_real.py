@@ -58,8 +58,11 @@ def test_faithful_container_passes_on_both_sources(docker_client, cfg):
     assert {"CapBnd", "NoNewPrivs", "Seccomp", "cgroup memory.limit_in_bytes"} <= kernel
 
 
-def test_weaker_host_config_fails_with_a_precise_report(docker_client, cfg):
-    """Memory and pids doubled, a writable root and SYS_ADMIN: each named, by both sources."""
+def test_weaker_host_config_fails_with_a_precise_report(docker_client, cfg, gvisor_default):
+    """Memory and pids doubled, a writable root and SYS_ADMIN: each named, by both sources.
+
+    Under gVisor the workload's state is read inside (the exec probe) and the limits on
+    the sandbox's host cgroup."""
     assert cfg.memory is not None
     assert cfg.pids_limit is not None
     kwargs = cfg.to_docker_kwargs()
@@ -74,7 +77,8 @@ def test_weaker_host_config_fails_with_a_precise_report(docker_client, cfg):
         pid = docker_client.api.inspect_container(container.id)["State"]["Pid"]
         with pytest.raises(HardeningNotApplied) as caught:
             verify(container.id, cfg, client=docker_client)
-    host = f"host /proc/{pid}"
+    host = "exec probe" if gvisor_default else f"host /proc/{pid}"
+    cgroup = f"host cgroup of the sandbox (pid {pid})" if gvisor_default else host
     memory, doubled = str(cfg.memory), str(2 * cfg.memory)
     assert failed(caught.value.report) == {
         "HostConfig.Memory": (memory, doubled, "inspect"),
@@ -84,33 +88,48 @@ def test_weaker_host_config_fails_with_a_precise_report(docker_client, cfg):
         "HostConfig.CapAdd": ("none", "CAP_SYS_ADMIN", "inspect"),
         "CapBnd": ("none (0000000000000000)", "SYS_ADMIN (0000000000200000)", host),
         "mount /": ("read-only", "read-write", host),
-        "cgroup memory.limit_in_bytes": (memory, doubled, host),
-        "cgroup memory.memsw.limit_in_bytes": (memory, doubled, host),
-        "cgroup pids.max": (str(cfg.pids_limit), str(2 * cfg.pids_limit), host),
+        "cgroup memory.limit_in_bytes": (memory, doubled, cgroup),
+        "cgroup memory.memsw.limit_in_bytes": (memory, doubled, cgroup),
+        "cgroup pids.max": (str(cfg.pids_limit), str(2 * cfg.pids_limit), cgroup),
     }
     message = str(caught.value)
     assert f"HostConfig.Memory: expected {memory}, actual {doubled} (from inspect)" in message
     assert f"cgroup pids.max: expected {cfg.pids_limit}, actual {2 * cfg.pids_limit}" in message
 
 
-def test_init_process_without_no_new_privileges_fails_both_ways(docker_client, cfg):
-    """Made without no-new-privileges: the daemon's SecurityOpt and the kernel's bit both fail."""
+def test_init_process_without_no_new_privileges_fails_both_ways(docker_client, cfg, gvisor_default):
+    """Made without no-new-privileges: the daemon's SecurityOpt and the kernel's bit both fail.
+
+    Under gVisor the sentry shows no NoNewPrivs line: the record fails, the bit is a note."""
     kwargs = cfg.to_docker_kwargs()
     kwargs["security_opt"] = [o for o in kwargs["security_opt"] if "no-new-privileges" not in o]
     with running(docker_client, kwargs) as container:
         pid = docker_client.api.inspect_container(container.id)["State"]["Pid"]
         report = verify(container, cfg, client=docker_client, strict=False)
-    assert failed(report) == {
-        "HostConfig.SecurityOpt no-new-privileges": ("true", "false", "inspect"),
-        "NoNewPrivs": ("1", "0", f"host /proc/{pid}"),
-    }
+    record = {"HostConfig.SecurityOpt no-new-privileges": ("true", "false", "inspect")}
+    if gvisor_default:
+        assert failed(report) == record
+        assert any(n.startswith("NoNewPrivs not visible under gVisor") for n in report.notes)
+        return
+    assert failed(report) == {**record, "NoNewPrivs": ("1", "0", f"host /proc/{pid}")}
 
 
-def test_forced_exec_probe_passes_on_a_faithful_container(docker_client, cfg):
-    """kernel='exec' reads the same properties from inside, and they all pass."""
+def test_forced_exec_probe_passes_on_a_faithful_container(docker_client, cfg, gvisor_default):
+    """kernel='exec' reads the same properties from inside, and they all pass.
+
+    Under gVisor the sentry shows no NoNewPrivs line and no cgroup files (notes), and
+    the workload's Seccomp is read from pid 1 (an exec into runsc has no filter)."""
     with running(docker_client, cfg.to_docker_kwargs()) as container:
         report = verify(container, cfg, client=docker_client, kernel="exec")
     assert report.ok, str(report)
+    if gvisor_default:
+        assert report.sources() == {"inspect", "exec probe", "exec probe, pid 1"}
+        inside = {c.property for c in report.checks if c.source.startswith("exec probe")}
+        assert {"Uid", "CapBnd", "CapEff", "Seccomp"} <= inside
+        hidden = " ".join(report.notes)
+        assert "NoNewPrivs not visible" in hidden
+        assert "cgroup limits not visible" in hidden
+        return
     assert report.sources() == {"inspect", "exec probe"}
     host_report_props = {"Uid", "CapBnd", "CapEff", "NoNewPrivs", "Seccomp", "cgroup pids.max"}
     assert host_report_props <= {c.property for c in report.checks if c.source == "exec probe"}

@@ -100,3 +100,55 @@ def test_a_capability_seen_inside_gvisor_still_fails() -> None:
     state = KernelState(status=status, limits={}, mounts=state.mounts, cgroup=state.cgroup)
     checks = kernel_checks(sr.preset("gvisor", "img").build(), state, "exec probe", [], gvisor=True)
     assert not next(c for c in checks if c.property == "CapBnd").ok
+
+
+def test_runtimes_run_without_a_network_are_read_from_their_arguments() -> None:
+    """runsc with --network=none in its runtimeArgs is networkless; the others are not."""
+    assert _facts().networkless_runtimes == ("runsc",)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda b: b.host_namespace("pid").opt_in("host-namespace"), "pid_mode"),
+        (lambda b: b.host_namespace("ipc").opt_in("host-namespace"), "ipc_mode"),
+        (lambda b: b.host_namespace("uts").opt_in("host-namespace"), "uts_mode"),
+        (lambda b: b.host_namespace("network").opt_in("host-namespace"), "network"),
+        (lambda b: b.device("/dev/null", "/dev/hostnull", "r").opt_in("devices"), "device"),
+        (lambda b: b.sysctl("net.ipv4.ip_unprivileged_port_start", 80), "sysctl"),
+    ],
+)
+def test_what_runsc_would_drop_is_refused(change: Any, field: str) -> None:
+    """A host namespace, a device or a sysctl under gVisor is refused, naming gVisor."""
+    cfg = change(sr.preset("gvisor", "img")).build()
+    (problem,) = [p for p in unsupported(cfg, _facts()) if p.field == field]
+    assert "gVisor" in problem.message
+    assert "'runsc'" in problem.message
+    assert "runtime('runc')" in problem.fix
+    under_runc = change(sr.preset("gvisor", "img").runtime("runc")).build()
+    assert unsupported(under_runc, _facts()) == []
+
+
+def test_a_network_under_a_networkless_runsc_is_refused() -> None:
+    """A network and a published port under runsc --network=none are refused; not elsewhere."""
+    builder = sr.preset("gvisor", "img").network("bridge").publish(8080)
+    fields = {p.field for p in unsupported(builder.build(), _facts())}
+    assert {"network", "ports"} <= fields
+    wrapper = {p.field for p in unsupported(builder.runtime("sandboxed").build(), _facts())}
+    assert not {"network", "ports"} & wrapper
+
+
+def test_seccomp_is_read_from_pid_1_when_the_exec_has_none() -> None:
+    """An exec into runsc shows Seccomp 0; pid 1's 2 passes the check, with a note."""
+    state = _inside_gvisor()
+    state = KernelState(
+        status=state.status, limits={}, mounts=state.mounts, cgroup=state.cgroup,
+        init_seccomp="2",
+    )  # fmt: skip
+    notes: list[str] = []
+    cfg = sr.preset("gvisor", "img").build()
+    checks = list(kernel_checks(cfg, state, "exec probe", notes, gvisor=True))
+    seccomp = next(c for c in checks if c.property == "Seccomp")
+    assert seccomp.ok
+    assert "pid 1" in seccomp.source
+    assert any("docker exec" in n for n in notes)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import socket
+import struct
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -71,13 +73,22 @@ class FakeAPI:
             raise self.exec_error
         return {"Id": "exec1"}
 
-    def exec_start(self, exec_id: str) -> bytes:
+    def exec_start(self, exec_id: str, socket: bool = False) -> socket.socket:
         self.calls.append("exec_start")
-        return self.exec_output
+        return exec_stream(self.exec_output)
 
     def exec_inspect(self, exec_id: str) -> dict[str, Any]:
         self.calls.append("exec_inspect")
         return {"ExitCode": self.exec_code}
+
+
+def exec_stream(output: bytes) -> socket.socket:
+    """An exec's attached stream (``exec_start(socket=True)``): ``output`` in one stdout frame."""
+    ours, theirs = socket.socketpair()
+    if output:
+        theirs.sendall(struct.pack(">BxxxL", 1, len(output)) + output)
+    theirs.close()
+    return ours
 
 
 class FakeClient:
@@ -795,7 +806,7 @@ def test_a_probe_whose_output_was_lost_is_run_once_more(host):
     """An exec probe that exits 0 with no output (moby#27289) is re-run once, and read."""
     client = host.client(REMOTE)
     outputs = [b"", client.api.exec_output]
-    client.api.exec_start = lambda exec_id: outputs.pop(0)  # type: ignore[method-assign]
+    client.api.exec_start = lambda exec_id, socket: exec_stream(outputs.pop(0))  # type: ignore[method-assign]
     report = host.verify(client=client)
     assert report.ok, str(report)
     assert client.api.calls.count("exec_create user=''") == 2
