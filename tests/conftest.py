@@ -457,10 +457,10 @@ _ON_PODMAN = "the engine is Podman"
 #: On Podman (scripts/engines.sh up podman, 4.3.1): the tests that cannot apply as written,
 #: each with what Podman does instead.
 PODMAN_SKIPS = {
-    "test_audit_real.py": "audit() judges Docker's inspect shapes, and Podman's differ (an "
-    "expanded CapDrop instead of ALL, IpcMode 'shareable', RLIMIT_-named ulimits, a default "
-    "pids limit of 2048, a 'localhost/' image name, its 'podman' network): audit on Podman "
-    "is not done yet",
+    "test_audit_real.py": "audit() refuses a Podman container (UnsupportedFeature): it judges "
+    "Docker's inspect shapes, and Podman's differ (an expanded CapDrop instead of ALL, IpcMode "
+    "'shareable', RLIMIT_-named ulimits, a default pids limit of 2048, a 'localhost/' image "
+    "name, its 'podman' network)",
     "test_daemon_default_for_new_privileges": "there is no dockerd behind Podman's API to "
     "read a daemon-wide default from",
     "test_oom_is_reported_as_oom": "Podman kills the hog (exit 137) but leaves "
@@ -507,6 +507,10 @@ PODMAN_SKIPS = {
     "the library refuses on Podman (its volume driver refuses tmpfs size and uid options)",
     "test_async_handler_serves_at_once_and_cancels": "the example uses a workspace, which "
     "the library refuses on Podman (its volume driver refuses tmpfs size and uid options)",
+    "test_a_killed_owners_volume_is_reaped": "the killed process launches a workspace, which "
+    "the library refuses on Podman (its volume driver refuses tmpfs size and uid options)",
+    "test_audit_container_json": "audit() refuses a Podman container (UnsupportedFeature): "
+    "it judges Docker's inspect shapes, and Podman's differ",
     "test_cancelling_a_run_with_a_workspace_removes_its_volume": "the run uses a workspace, "
     "which the library refuses on Podman before the cancellation can be tested",
     "test_exec_session.py": "the test names the container's own processes as "

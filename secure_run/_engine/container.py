@@ -31,6 +31,7 @@ from .client import low_level
 from .errors import translated
 from .exec import ExecOptions, ExecResult, ExecStream, refuse_if_ended, run_exec, stream_exec
 from .live import release
+from .podman import is_not_running_refusal
 from .workspace import WorkspaceVolume, input_tar, workspace_of
 
 __all__ = ["ExecResult", "ExecStream", "SecureContainer", "kill", "verify_started", "wait_for_exit"]
@@ -65,7 +66,8 @@ def kill(client: docker.DockerClient, container_id: str, signal: str = "SIGKILL"
     try:
         client.api.kill(container_id, signal=signal)
     except docker.errors.APIError as exc:
-        if exc.status_code != 409:  # 409: not running (it exited on its own meanwhile)
+        # 409: not running (it exited on its own meanwhile); Podman says so with a 500
+        if exc.status_code != 409 and not is_not_running_refusal(exc):
             raise
 
 

@@ -86,6 +86,7 @@ from .output import (
     raw_socket,
     send_stdin,
 )
+from .podman import is_not_running_refusal
 
 if TYPE_CHECKING:
     from .container import SecureContainer
@@ -412,7 +413,7 @@ class _Session:
             try:
                 api.kill(cid)
             except docker.errors.APIError as exc:
-                if exc.status_code != 409:  # 409: not running any more
+                if exc.status_code != 409 and not is_not_running_refusal(exc):  # not running
                     raise
             with contextlib.suppress(Exception):
                 api.wait(cid, timeout=KILL_CONFIRM_S)

@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import docker
+import docker.errors
 
 from .._config.capabilities import effective_capabilities
 from .._config.run_config import RunConfig
@@ -54,6 +55,7 @@ __all__ = [
     "PODMAN_RUNTIME",
     "docker_form",
     "human_size",
+    "is_not_running_refusal",
     "is_podman",
     "is_podman_record",
     "libpod_details",
@@ -87,6 +89,15 @@ def is_podman(version: Mapping[str, Any]) -> bool:
         isinstance(c, Mapping) and str(c.get("Name", "")).lower().startswith("podman")
         for c in components
     )
+
+
+def is_not_running_refusal(exc: docker.errors.APIError) -> bool:
+    """Whether Podman refused a kill because the container is not running.
+
+    Docker answers 409; Podman 4.3.1 answers 500 "can only kill running containers. <id>
+    is in state exited: container state improper".
+    """
+    return exc.status_code == 500 and "can only kill running containers" in str(exc.explanation)
 
 
 def is_podman_record(info: Mapping[str, Any]) -> bool:

@@ -19,6 +19,8 @@ import pytest
 from docker.models.containers import Container
 
 import secure_run as sr
+from secure_run._engine.facts import engine_facts
+from secure_run._engine.seccomp_files import docker_default_profile, profile_file
 from secure_run._errors import HardeningNotApplied, LaunchError
 from secure_run._proof.verify import VerifyReport, verify
 from secure_run.testing import TEST_LABELS
@@ -32,10 +34,20 @@ def cfg(test_image: str) -> sr.RunConfig:
     return sr.builder(test_image).command(["sleep", "30"]).labels(TEST_LABELS).build()
 
 
+def _as_sent(client: docker.DockerClient, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """On Podman, the default seccomp profile as the library sends it there: Docker's, as a
+    file (Podman's own default is weaker, and verify() fails it)."""
+    options = list(kwargs.get("security_opt") or ())
+    if engine_facts(client).podman and not any(o.startswith("seccomp=") for o in options):
+        options.append(f"seccomp={profile_file(docker_default_profile())}")
+        return {**kwargs, "security_opt": options}
+    return kwargs
+
+
 @contextlib.contextmanager
 def running(client: docker.DockerClient, kwargs: dict[str, Any]) -> Iterator[Container]:
     """``containers.run(**kwargs, detach=True)``, always removed afterwards."""
-    container = client.containers.run(**kwargs, detach=True)
+    container = client.containers.run(**_as_sent(client, kwargs), detach=True)
     try:
         yield container
     finally:
@@ -192,7 +204,7 @@ def test_id_without_config_is_a_config_error(docker_client, cfg):
 
 def test_created_but_not_started_container(docker_client, cfg):
     """Not running: the daemon's record checks pass, the kernel check fails as State.Running."""
-    container = docker_client.containers.create(**cfg.to_docker_kwargs())
+    container = docker_client.containers.create(**_as_sent(docker_client, cfg.to_docker_kwargs()))
     try:
         assert verify(container, cfg, client=docker_client, kernel=False).ok
         with pytest.raises(HardeningNotApplied) as caught:

@@ -17,6 +17,7 @@ from secure_run._engine.podman import (
     PODMAN_OWN_SECCOMP,
     docker_form,
     human_size,
+    is_not_running_refusal,
     is_podman,
     is_podman_record,
     podman_security_opts,
@@ -307,3 +308,20 @@ def test_seccomp_on_a_remote_podman_is_refused(seccomp: str) -> None:
     assert "the engine is Podman" in problems[0].message
     unconfined = sr.preset("restricted", "img").seccomp("unconfined").opt_in("seccomp-unconfined")
     assert unsupported(unconfined.build(), _facts(local=False)) == []
+
+
+def test_podmans_kill_of_an_exited_container_reads_as_not_running() -> None:
+    """Podman's 500 'can only kill running containers' is Docker's 409, and nothing else is."""
+    import docker.errors
+    import requests
+
+    def refusal(status: int, message: str) -> docker.errors.APIError:
+        response = requests.Response()
+        response.status_code = status
+        return docker.errors.APIError("kill", response=response, explanation=message)
+
+    exited = ("can only kill running containers. 8019568cc5eb is in state exited: "
+              "container state improper")  # fmt: skip
+    assert is_not_running_refusal(refusal(500, exited))
+    assert not is_not_running_refusal(refusal(500, "runc: kill failed"))
+    assert not is_not_running_refusal(refusal(409, exited))
