@@ -304,14 +304,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unknown engine(s): {', '.join(unknown)} (known: {', '.join(known)})")
         names = sorted(asked, key=known.index) if asked else known
         signal.signal(signal.SIGTERM, _on_term)
+        ran: dict[str, Any] = {}
         for name in names:
             print(f"\n===== matrix: {name} =====", flush=True)
             entry = run_engine(name, args.pytest_args, args.suites)
-            results["engines"][name] = entry
+            ran[name] = entry
             summary = matrix_render.one_line(entry)
             print(f"matrix: {name}: {summary}", flush=True)
             if not entry_ok(entry):
                 failed.append(name)
+        # Read again: another run (of other engines) may have written meanwhile.
+        results = load_results()
+        results["engines"].update(ran)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     if not args.no_render:
