@@ -47,27 +47,9 @@ OPT_IN=unenforced-limits
 START_TIMEOUT=60
 STOP_TIMEOUT=20
 PYTHON="${PYTHON:-python3}"
+# shellcheck source=scripts/engines/lib.bash
+. "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
-say() { printf 'engines/%s.sh: %s\n' "$NAME" "$*" >&2; }
-die() {
-    say "error: $*"
-    exit 1
-}
-
-edocker() { docker -H "unix://$SOCK" "$@"; }
-answers() { [ -S "$SOCK" ] && timeout 10 docker -H "unix://$SOCK" version >/dev/null 2>&1; }
-
-# The PID in FILE, if it is a running COMM of ours (its command line names our folder).
-pid_in() {
-    local file="$1" comm="$2" pid
-    [ -f "$file" ] || return 1
-    pid="$(cat "$file" 2>/dev/null || true)"
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$STATE/" || return 1
-    echo "$pid"
-}
 our_pid() { pid_in "$PIDFILE" dockerd; }
 
 # 65536 subordinate ids for USER in FILE, at the first multiple of 65536 from 165536
@@ -179,18 +161,6 @@ start_dockerd() {
         waited=$((waited + 1))
     done
     say "rootless dockerd $(our_pid || echo '?') (rootlesskit $pid) answers at unix://$SOCK"
-}
-
-load_image() {
-    if edocker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
-        return 0
-    fi
-    if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
-        say "building $TEST_IMAGE on the default engine ($PYTHON -m secure_run.testing)"
-        "$PYTHON" -m secure_run.testing >/dev/null
-    fi
-    docker save "$TEST_IMAGE" | edocker load -q >/dev/null
-    say "loaded $TEST_IMAGE"
 }
 
 cmd_up() {
