@@ -39,30 +39,12 @@ START_TIMEOUT=600
 STOP_TIMEOUT=20
 PYTHON="${PYTHON:-python3}"
 
-say() { printf 'engines/%s.sh: %s\n' "$NAME" "$*" >&2; }
-die() {
-    say "error: $*"
-    exit 1
-}
-
-# PID runs and is no zombie (QEMU's daemonized process may be left unreaped by the
-# process that started `up`).
-alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
-
-edocker() { docker -H "unix://$SOCK" "$@"; }
-answers() { [ -S "$SOCK" ] && timeout 20 docker -H "unix://$SOCK" version >/dev/null 2>&1; }
-
-# The PID in PIDFILE, if it runs COMM with our state folder on its command line.
-our_pid() {
-    local pidfile="$1" comm="$2" pid
-    [ -f "$pidfile" ] || return 1
-    pid="$(tr -dc '0-9' <"$pidfile" 2>/dev/null || true)"
-    [ -n "$pid" ] || return 1
-    alive "$pid" || return 1
-    [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$comm"* ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$STATE/" || return 1
-    echo "$pid"
-}
+# A docker call through the forwarded socket to the emulated guest can take a while.
+ANSWER_TIMEOUT=20
+# shellcheck source=scripts/engines/lib.bash
+. "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
+# (lib.bash's pid_in and alive skip zombies: QEMU's daemonized process may be left
+# unreaped by the process that started `up`.)
 
 # The newest Debian kernel in /boot with its initrd and modules.
 kernel_version() {
@@ -152,7 +134,7 @@ start_socat() {
 wait_engine() {
     local start=$SECONDS
     until answers; do
-        our_pid "$QEMU_PIDFILE" qemu >/dev/null || {
+        pid_in "$QEMU_PIDFILE" qemu >/dev/null || {
             tail -n 30 "$CONSOLE" >&2 || true
             die "qemu exited before the engine answered (console: $CONSOLE)"
         }
@@ -163,18 +145,6 @@ wait_engine() {
         sleep 2
     done
     say "the guest's dockerd answers at unix://$SOCK after $((SECONDS - start))s"
-}
-
-load_image() {
-    if edocker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
-        return 0
-    fi
-    if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
-        say "building $TEST_IMAGE on the default engine ($PYTHON -m secure_run.testing)"
-        "$PYTHON" -m secure_run.testing >/dev/null
-    fi
-    docker save "$TEST_IMAGE" | edocker load -q >/dev/null
-    say "loaded $TEST_IMAGE"
 }
 
 cmd_up() {
@@ -196,15 +166,15 @@ cmd_up() {
     kver="$(kernel_version)" ||
         die "no Debian kernel with its initrd and modules in /boot (apt-get install linux-image-amd64)"
     mkdir -p "$STATE"
-    if our_pid "$QEMU_PIDFILE" qemu >/dev/null; then
-        say "the guest is running (qemu $(our_pid "$QEMU_PIDFILE" qemu))"
-        our_pid "$SOCAT_PIDFILE" bash >/dev/null || start_socat "$(cat "$PORTFILE")"
+    if pid_in "$QEMU_PIDFILE" qemu >/dev/null; then
+        say "the guest is running (qemu $(pid_in "$QEMU_PIDFILE" qemu))"
+        pid_in "$SOCAT_PIDFILE" bash >/dev/null || start_socat "$(cat "$PORTFILE")"
     else
         img="$(ensure_image "$kver")"
         port="$(free_port)"
         echo "$port" >"$PORTFILE"
         boot "$kver" "$img" "$port"
-        our_pid "$SOCAT_PIDFILE" bash >/dev/null || start_socat "$port"
+        pid_in "$SOCAT_PIDFILE" bash >/dev/null || start_socat "$port"
     fi
     wait_engine
     [ "$(edocker info --format '{{.CgroupVersion}}')" = 2 ] ||
@@ -217,7 +187,7 @@ cmd_up() {
 
 cmd_down() {
     local pid waited=0 children
-    if pid="$(our_pid "$QEMU_PIDFILE" qemu)"; then
+    if pid="$(pid_in "$QEMU_PIDFILE" qemu)"; then
         say "powering the guest off (qemu $pid)"
         if [ -S "$CONTROL" ]; then
             printf 'poweroff\n' | timeout 10 socat -u - "UNIX-CONNECT:$CONTROL" 2>/dev/null || true
@@ -236,7 +206,7 @@ cmd_down() {
     if [ -f "$CONSOLE" ]; then
         grep -a 'secure-run-guest:' "$CONSOLE" | tail -n 3 | sed 's/^/  guest: /' >&2 || true
     fi
-    if pid="$(our_pid "$SOCAT_PIDFILE" bash)"; then
+    if pid="$(pid_in "$SOCAT_PIDFILE" bash)"; then
         say "stopping socat and its restart loop $pid"
         children="$(pgrep -P "$pid" -x socat | tr '\n' ' ' || true)"
         kill -TERM "$pid" 2>/dev/null || true
