@@ -491,9 +491,6 @@ PODMAN_SKIPS = {
     "verify() reads from Podman's own record (LogConfig.Size)",
     "test_settings_in_container.py::test_runtime": "Podman's Docker-shaped record names every "
     "runtime 'oci'; verify() reads OCIRuntime from Podman's own record",
-    "test_other_processes_are_invisible_and_the_hostname_is_its_own": "the container's "
-    "init is Podman's /run/podman-init (catatonit), not the /sbin/docker-init the test "
-    "expects to see beside the workload",
     "test_memory_bomb_is_oom_killed_within_the_limit": "Podman's OOM kill takes the bomb "
     "(stderr 'Killed') but leaves State.OOMKilled false, so the result cannot say OOM",
     "test_web_service_answers_on_loopback": "the example publishes a port (no portmap on "
@@ -513,8 +510,6 @@ PODMAN_SKIPS = {
     "it judges Docker's inspect shapes, and Podman's differ",
     "test_cancelling_a_run_with_a_workspace_removes_its_volume": "the run uses a workspace, "
     "which the library refuses on Podman before the cancellation can be tested",
-    "test_exec_session.py": "the test names the container's own processes as "
-    "'/sbin/docker-init -- sleep 600'; under Podman its init is '/run/podman-init'",
     "read_only-off-as-root-writes": "Podman gives / the image's mode 0555 (Docker 0755), so "
     "root without CAP_DAC_OVERRIDE cannot create a file there even on a writable root",
 }

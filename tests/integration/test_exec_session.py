@@ -15,6 +15,7 @@ import docker
 import pytest
 
 import secure_run as sr
+from secure_run._engine.facts import engine_facts
 from secure_run.testing import TEST_LABELS
 
 
@@ -53,11 +54,13 @@ def _running_execs(client: docker.DockerClient, container_id: str) -> list[str]:
 
 #: What the session runs of its own: the init and its command.
 OWN = ["/sbin/docker-init -- sleep 600", "sleep 600"]
+#: The same under Podman, whose init is catatonit at /run/podman-init.
+OWN_PODMAN = ["/run/podman-init -- sleep 600", "sleep 600"]
 
 
 def _assert_nothing_left(box: sr.SecureContainer, client: docker.DockerClient) -> None:
     assert _running_execs(client, box.id) == []
-    assert _processes(box) == OWN
+    assert _processes(box) == (OWN_PODMAN if engine_facts(client).podman else OWN)
 
 
 def test_exec_returns_stdout_stderr_and_the_exit_code(box: sr.SecureContainer) -> None:
