@@ -164,7 +164,10 @@ def test_fork_bomb_is_bounded_by_the_pids_limit(
     )
     assert seen["pids_max"] == limits.pids_limit, "the bomb's cgroup was never seen, or wrong"
     if under_gvisor():
-        assert seen["pids_peak"] == limits.pids_limit or seen["forks_refused"] > 0
+        # The sandbox ends at once at the limit and its cgroup goes with it, so the last
+        # read can miss the final charges: up to one in flight per CPU.
+        near = limits.pids_limit - (os.cpu_count() or 1)
+        assert seen["pids_peak"] >= near or seen["forks_refused"] > 0, seen
         assert seen["pids_peak"] <= limits.pids_limit
         assert result.exit_code != 0, "the bomb's sandbox ended well"
         assert docker_client.ping()
