@@ -36,28 +36,10 @@ DEAD_PROXY=http://127.0.0.1:9
 START_TIMEOUT=60
 STOP_TIMEOUT=20
 PYTHON="${PYTHON:-python3}"
+# shellcheck source=scripts/engines/lib.bash
+. "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
-say() { printf 'engines/%s.sh: %s\n' "$NAME" "$*" >&2; }
-die() {
-    say "error: $*"
-    exit 1
-}
-
-edocker() { docker -H "unix://$SOCK" "$@"; }
-answers() { [ -S "$SOCK" ] && timeout 10 docker -H "unix://$SOCK" version >/dev/null 2>&1; }
-
-# The PID in the pid file, if it is a running dockerd of ours (its command line names
-# our state folder).
-our_pid() {
-    local pid
-    [ -f "$PIDFILE" ] || return 1
-    pid="$(cat "$PIDFILE" 2>/dev/null || true)"
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$STATE/" || return 1
-    echo "$pid"
-}
+our_pid() { pid_in "$PIDFILE" dockerd; }
 
 ensure_runsc() {
     command -v runsc >/dev/null 2>&1 && return 0
@@ -117,18 +99,6 @@ start_dockerd() {
     say "dockerd $pid answers at unix://$SOCK"
 }
 
-load_image() {
-    if edocker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
-        return 0
-    fi
-    if ! docker image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
-        say "building $TEST_IMAGE on the default engine ($PYTHON -m secure_run.testing)"
-        "$PYTHON" -m secure_run.testing >/dev/null
-    fi
-    docker save "$TEST_IMAGE" | edocker load -q >/dev/null
-    say "loaded $TEST_IMAGE"
-}
-
 cmd_up() {
     [ "$(id -u)" -eq 0 ] || die "needs root (dockerd, runsc)"
     command -v dockerd >/dev/null 2>&1 || die "dockerd not found (apt-get install docker.io)"
@@ -149,16 +119,8 @@ cmd_up() {
 
 # Shims and sandboxes of this engine: their command lines name the state folder.
 leftover_pids() {
-    local proc
     cat /sys/fs/cgroup/pids"$CGROUP_PARENT"/*/cgroup.procs 2>/dev/null || true
-    for proc in /proc/[0-9]*; do
-        case "$(cat "$proc/comm" 2>/dev/null)" in
-        containerd* | runsc* | exe) ;;
-        *) continue ;;
-        esac
-        tr '\0' ' ' <"$proc/cmdline" 2>/dev/null | grep -qF -- "$STATE/" && echo "${proc#/proc/}"
-    done
-    return 0
+    state_pids 'containerd*' 'runsc*' exe
 }
 
 # What runsc itself still knows (a failed start leaks a sandbox): delete it by its id.
@@ -171,19 +133,6 @@ delete_sandboxes() {
             timeout -s KILL 20 runsc --root "$root" delete --force "$id" >/dev/null 2>&1 || true
         done
     done
-}
-
-unmount_state() {
-    local target _ targets
-    for _ in 1 2 3; do
-        mapfile -t targets < <(findmnt -rn -o TARGET | grep -F -- "$STATE/" | sort -r || true)
-        [ "${#targets[@]}" -eq 0 ] && return 0
-        for target in "${targets[@]}"; do
-            umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || true
-        done
-    done
-    mapfile -t targets < <(findmnt -rn -o TARGET | grep -F -- "$STATE/" || true)
-    [ "${#targets[@]}" -eq 0 ] || die "still mounted under $STATE: ${targets[*]}"
 }
 
 cmd_down() {
