@@ -606,37 +606,30 @@ def _not_on_podman(request: pytest.FixtureRequest) -> None:
             pytest.skip(f"under Podman: {reason}")
 
 
-def _podman_refusal(exc: UnsupportedFeature) -> str | None:
-    """The skip reason when every problem of ``exc`` is one the library raises for Podman."""
-    if not exc.problems or not all(_ON_PODMAN in p.message for p in exc.problems):
-        return None
-    refused = "; ".join(f"{p.field}={p.value}: {p.message}" for p in exc.problems)
-    return f"under Podman the library refuses this test's config: {refused}"
-
-
 #: Every problem the library raises for gVisor names it so (secure_run/_engine/runtimes.py).
 _UNDER_GVISOR = "would run under gVisor (runtime"
-
-
-def _gvisor_refusal(exc: UnsupportedFeature) -> str | None:
-    """The skip reason when every problem of ``exc`` is one the library raises for gVisor."""
-    if not exc.problems or not all(_UNDER_GVISOR in p.message for p in exc.problems):
-        return None
-    refused = "; ".join(f"{p.field}={p.value}: {p.message}" for p in exc.problems)
-    return f"under gVisor the library refuses this test's config: {refused}"
-
 
 #: Every start problem the library raises for a rootless engine names it so
 #: (secure_run/_engine/rootless.py: the host PID or IPC namespace, a renamed device).
 _ROOTLESS_ENGINE = "the engine runs rootless (docker info: name=rootless)"
 
+#: Where each engine's refusals come from, what every problem of one names, and how the
+#: skip reason says where the test ran.
+_REFUSALS = (
+    (_ON_PODMAN, "under Podman"),
+    (_UNDER_GVISOR, "under gVisor"),
+    (_ROOTLESS_ENGINE, "on the rootless engine"),
+)
 
-def _rootless_refusal(exc: UnsupportedFeature) -> str | None:
-    """The skip reason when every problem of ``exc`` is one runc cannot start rootless."""
-    if not exc.problems or not all(_ROOTLESS_ENGINE in p.message for p in exc.problems):
-        return None
-    refused = "; ".join(f"{p.field}={p.value}: {p.message}" for p in exc.problems)
-    return f"on the rootless engine the library refuses this test's config: {refused}"
+
+def _engine_refusal(exc: UnsupportedFeature) -> str | None:
+    """The skip reason when every problem of ``exc`` is one the library raises for the
+    engine under test (Podman, gVisor, rootless); ``None`` for any other refusal."""
+    for marker, where in _REFUSALS:
+        if exc.problems and all(marker in p.message for p in exc.problems):
+            refused = "; ".join(f"{p.field}={p.value}: {p.message}" for p in exc.problems)
+            return f"{where} the library refuses this test's config: {refused}"
+    return None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -647,7 +640,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
     try:
         return (yield)
     except UnsupportedFeature as exc:
-        reason = _podman_refusal(exc) or _gvisor_refusal(exc) or _rootless_refusal(exc)
+        reason = _engine_refusal(exc)
         if reason is None:
             raise
     pytest.skip(reason)  # outside the except: no chained traceback to render
@@ -661,7 +654,7 @@ def pytest_fixture_setup(
     try:
         return (yield)
     except UnsupportedFeature as exc:
-        reason = _podman_refusal(exc) or _gvisor_refusal(exc) or _rootless_refusal(exc)
+        reason = _engine_refusal(exc)
         if reason is None:
             raise
     pytest.skip(reason)  # outside the except: no chained traceback to render
