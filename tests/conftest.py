@@ -242,11 +242,13 @@ ROOTLESS_SKIPS = {
     "test_a_fork_bomb_under_a_timeout_is_killed_entirely": _NO_FREEZER,
     "test_agent_session_streams_and_survives_a_timeout": _NO_FREEZER + " (the example's "
     "session ends at its timed-out step)",
-    "test_untrusted_code_is_contained": _NO_LIMIT.format("memory or pids limit (the example's "
-    "memory hog and fork loop are not stopped by one)"),
+    "test_untrusted_code_is_contained": _NO_LIMIT.format(
+        "memory or pids limit (the example's memory hog and fork loop are not stopped by one)"
+    ),
     "test_run_verify": _NO_LIMIT.format("memory limit (the test reads 64 MiB inside)"),
-    "test_restricted_literal_facts": _NO_LIMIT.format("memory limit (the test reads the "
-    "preset's 512 MiB and 256 MiB inside)"),
+    "test_restricted_literal_facts": _NO_LIMIT.format(
+        "memory limit (the test reads the preset's 512 MiB and 256 MiB inside)"
+    ),
     "test_setting_is_seen_inside[memory]": _NO_LIMIT.format("memory limit"),
     "test_setting_is_seen_inside[memory-swap]": _NO_LIMIT.format("memory or swap limit"),
     "test_setting_is_seen_inside[cpus]": _NO_LIMIT.format("CPU quota"),
@@ -254,8 +256,9 @@ ROOTLESS_SKIPS = {
     "test_setting_is_seen_inside[cpu_shares]": _NO_LIMIT.format("CPU shares"),
     "test_setting_is_seen_inside[cpuset]": _NO_LIMIT.format("cpuset"),
     "test_setting_is_seen_inside[pids_limit]": _NO_LIMIT.format("pids limit"),
-    "test_forced_exec_probe_passes_on_a_faithful_container": _NO_LIMIT.format("pids limit, so "
-    "verify notes cgroup pids.max as not enforced instead of checking it"),
+    "test_forced_exec_probe_passes_on_a_faithful_container": _NO_LIMIT.format(
+        "pids limit, so verify notes cgroup pids.max as not enforced instead of checking it"
+    ),
     "test_faithful_container_passes_on_both_sources": _HOST_PROC,
     "test_weaker_host_config_fails_with_a_precise_report": _HOST_PROC + "; and the doubled "
     "limits are notes there (test_rootless.py: a container weakened behind the library's "
