@@ -219,14 +219,25 @@ def run_suites(name: str, env: Mapping[str, str], folder: Path, extra: Sequence[
     return done.returncode
 
 
+def host_links() -> set[str]:
+    """The network links of this host's network namespace (docker0 among them)."""
+    net = Path("/sys/class/net")
+    return {p.name for p in net.iterdir()} if net.is_dir() else set()
+
+
 def run_engine(name: str, extra: Sequence[str], suites: str | None = None) -> dict[str, Any]:
-    """One engine: up, facts, suites, leftovers, down (always). Its matrix entry."""
+    """One engine: up, facts, suites, leftovers, down (always). Its matrix entry.
+
+    A host link that was there before and is gone after ``down`` (a dockerd started with
+    ``--bridge=none`` in the host's network namespace deletes docker0, say) is a problem.
+    """
     folder = WORK / name
     folder.mkdir(parents=True, exist_ok=True)
     for stale in ("junit.xml", "battery.jsonl", "engine.log"):
         (folder / stale).unlink(missing_ok=True)
     log = folder / "engine.log"
     entry: dict[str, Any] = {"engine": name, "date": _now()}
+    links_before = host_links()
     started = time.monotonic()
     try:
         if name != "default":
@@ -261,6 +272,8 @@ def run_engine(name: str, extra: Sequence[str], suites: str | None = None) -> di
             entry["down_s"] = round(time.monotonic() - began, 1)
             if status != 0:
                 entry.setdefault("problems", []).append(f"down failed: {last}")
+        if gone := sorted(links_before - host_links()):
+            entry.setdefault("problems", []).append(f"host links gone: {', '.join(gone)}")
     return entry
 
 

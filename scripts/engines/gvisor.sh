@@ -15,7 +15,11 @@
 # - runsc is the daemon's default runtime, so every container on this engine runs in
 #   gVisor, whether or not its config names the runtime (secure_run reads the runtime
 #   from each container's inspect record). runc stays registered.
-# - --bridge=none --iptables=false: no bridge, no iptables rule; containers get `none`.
+# - --bridge sr-gvisor0 --iptables=false: a bridge of its own (10.216.0.1/24, made by `up`
+#   and deleted by `down`; no iptables rule). Not --bridge=none: a dockerd started so
+#   deletes any link named docker0 it sees, and in the host's network namespace that is
+#   the default engine's bridge. runsc runs --network=none, so containers get no network
+#   anyway (secure_run refuses one there).
 # - HTTP(S)_PROXY point at a closed loopback port: no pull can reach a registry.
 # - `up` installs runsc (apt-get) when missing and loads the test image (built on the
 #   default engine by `python3 -m secure_run.testing` if missing) with docker save|load.
@@ -31,6 +35,8 @@ SOCK="$STATE/$NAME.sock"
 PIDFILE="$STATE/dockerd.pid"
 LOG="$STATE/dockerd.log"
 CGROUP_PARENT=/sr-gvisor
+BRIDGE=sr-gvisor0
+BRIDGE_CIDR=10.216.0.1/24
 TEST_IMAGE=secure-run-test/busybox:latest
 DEAD_PROXY=http://127.0.0.1:9
 START_TIMEOUT=60
@@ -68,6 +74,7 @@ EOF
 start_dockerd() {
     mkdir -p "$STATE/data" "$STATE/exec"
     write_config
+    ensure_bridge
     : >"$LOG"
     # setsid: it outlives this script; env execs, so $! is dockerd itself.
     setsid nohup env HTTP_PROXY="$DEAD_PROXY" HTTPS_PROXY="$DEAD_PROXY" NO_PROXY= \
@@ -78,7 +85,7 @@ start_dockerd() {
         --data-root "$STATE/data" \
         --exec-root "$STATE/exec" \
         --pidfile "$PIDFILE" \
-        --bridge=none \
+        --bridge "$BRIDGE" \
         --iptables=false \
         --ip-masq=false \
         --cgroup-parent "$CGROUP_PARENT" \
@@ -161,6 +168,7 @@ cmd_down() {
         [ -d "$dir" ] || continue
         find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true
     done
+    remove_bridge
     if [ -d "$STATE" ]; then
         unmount_state
         rm -rf "$STATE"

@@ -59,6 +59,27 @@ load_image() {
     say "loaded $TEST_IMAGE"
 }
 
+# The engine's own bridge, BRIDGE with BRIDGE_CIDR (a private /24 in a /16 this host must
+# not use otherwise), for a dockerd in the host's network namespace: given `--bridge
+# BRIDGE`, it never touches docker0 (with --bridge=none a dockerd deletes any docker0 it
+# sees, the default engine's included).
+ensure_bridge() {
+    local net="${BRIDGE_CIDR%.*.*/*}."
+    if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+        if ip -o addr show | grep -qF " $net" || ip route show | grep -q "^${net//./\.}"; then
+            die "this host already uses ${net}0.0/16; refusing to add $BRIDGE there"
+        fi
+        ip link add "$BRIDGE" type bridge
+        ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
+    fi
+    ip link set "$BRIDGE" up
+}
+remove_bridge() {
+    if ip link show "$BRIDGE" >/dev/null 2>&1; then
+        ip link del "$BRIDGE" || say "warning: could not delete the bridge $BRIDGE"
+    fi
+}
+
 # Unmount whatever is still mounted under our state folder, deepest first (lazily if it is
 # busy); fail if something stays.
 unmount_state() {

@@ -68,17 +68,6 @@ ensure_remap_user() {
     ensure_range /etc/subgid
 }
 
-ensure_bridge() {
-    if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
-        if ip -o addr show | grep -q ' 10\.214\.' || ip route show | grep -q '^10\.214\.'; then
-            die "this host already uses 10.214.0.0/16; refusing to add $BRIDGE there"
-        fi
-        ip link add "$BRIDGE" type bridge
-        ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
-    fi
-    ip link set "$BRIDGE" up
-}
-
 start_dockerd() {
     mkdir -p "$STATE/data" "$STATE/exec"
     [ -f "$STATE/daemon.json" ] || echo '{}' >"$STATE/daemon.json"
@@ -167,9 +156,7 @@ cmd_down() {
         unmount_state
         rm -rf "$STATE"
     fi
-    if ip link show "$BRIDGE" >/dev/null 2>&1; then
-        ip link del "$BRIDGE" || say "warning: could not delete the bridge $BRIDGE"
-    fi
+    remove_bridge
     say "down"
 }
 

@@ -234,8 +234,8 @@ def test_check_on_the_real_engine(check_id, bad, status, reports, engine_options
     finding = reports[bad][check_id]
     if check_id == "5.30" and not docker_client.api.networks(names=["bridge"]):
         pytest.skip(
-            "the engine has no default bridge (dockerd --bridge=none, as the gvisor "
-            "engine: runsc runs with --network=none), so no container is on docker0"
+            "the engine has no default bridge (dockerd --bridge=none), so no container is "
+            "on docker0"
         )
     assert finding.status == status, finding.evidence
     good = reports["hardened"][check_id]

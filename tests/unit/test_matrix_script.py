@@ -81,6 +81,22 @@ def test_a_failure_an_error_a_leak_or_a_failed_start_is_red(matrix, changes):
     assert not matrix.entry_ok(_entry(**changes))
 
 
+def test_an_engine_that_removes_a_host_link_is_red(matrix, monkeypatch, tmp_path):
+    """A host link gone after the engine's up and down (docker0, deleted by a dockerd
+    started with --bridge=none in the host's network namespace) is a problem: red."""
+    links = iter([{"lo", "eth0", "docker0"}, {"lo", "eth0"}])
+    monkeypatch.setattr(matrix, "WORK", tmp_path)
+    monkeypatch.setattr(matrix, "host_links", lambda: next(links))
+    monkeypatch.setattr(matrix, "run_script", lambda *args: (0, ""))
+    monkeypatch.setattr(matrix, "engine_env", lambda name: {"SECURE_RUN_ENGINE_URL": "unix://x"})
+    monkeypatch.setattr(matrix, "engine_facts", lambda url: {})
+    monkeypatch.setattr(matrix, "run_suites", lambda *args: 0)
+    monkeypatch.setattr(matrix, "leftovers", lambda url: {"containers": 0})
+    entry = matrix.run_engine("gvisor", [])
+    assert entry["problems"] == ["host links gone: docker0"]
+    assert not matrix.entry_ok(entry)
+
+
 def test_an_engine_that_cannot_run_here_is_listed_not_failed(matrix, render):
     """Exit status CANNOT_RUN: not a failure; the reason goes into the table."""
     entry = {"status": "cannot run here", "reason": "cgroups in hybrid mode not supported"}
