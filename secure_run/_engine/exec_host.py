@@ -28,7 +28,16 @@ from .errors import translated
 from .facts import cached_facts
 from .podman import PODMAN_RUNTIME, libpod_details
 
-__all__ = ["KILL_CONFIRM_S", "Baseline", "HostView", "Proc", "descendants", "kill_exec", "targets"]
+__all__ = [
+    "KILL_CONFIRM_S",
+    "PAUSE_ATTEMPTS",
+    "Baseline",
+    "HostView",
+    "Proc",
+    "descendants",
+    "kill_exec",
+    "targets",
+]
 
 #: Seconds to wait for killed processes to be gone, and the daemon to see it.
 KILL_CONFIRM_S = 10.0
@@ -176,12 +185,10 @@ def kill_exec(
         DaemonUnavailable: The engine went away meanwhile (nothing can be done then).
     """
     api = low_level(client)
-    try:
-        with translated("pause container", client=client):
-            api.pause(container_id)
-    except LaunchError as exc:
-        return f"the container could not be paused ({exc})"
-    why, chosen = "", {}
+    why = _pause(client, api, container_id)
+    if why:
+        return why
+    chosen: dict[int, int | None] = {}
     try:
         with translated("inspect exec", client=client):
             exec_pid = _exec_pid(api, exec_id)
@@ -200,6 +207,29 @@ def kill_exec(
         except LaunchError as exc:
             why = why or f"the container could not be unpaused ({exc})"
     return why or _confirm(client, host, chosen, exec_id)
+
+
+#: Attempts at pausing: runc's freeze of a cgroup v1 group whose processes fork without
+#: pause (a fork bomb) on a busy host can give up ("unable to freeze"); a second try
+#: usually finds them held by the pids limit.
+PAUSE_ATTEMPTS = 3
+_PAUSE_RETRY_S = 0.2
+
+
+def _pause(client: docker.DockerClient, api: Any, container_id: str) -> str:
+    """Pause (freeze) the container, trying again on a failed freeze; ``""`` or why not."""
+    failure = ""
+    for attempt in range(PAUSE_ATTEMPTS):
+        if attempt:
+            time.sleep(_PAUSE_RETRY_S)
+        try:
+            with translated("pause container", client=client):
+                api.pause(container_id)
+        except LaunchError as exc:
+            failure = f"the container could not be paused ({exc})"
+            continue
+        return ""
+    return failure
 
 
 def _confirm(

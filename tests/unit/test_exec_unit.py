@@ -16,7 +16,7 @@ import pytest
 from engine_fakes import FakeApi, FakeClient, as_client
 
 import secure_run as sr
-from secure_run._engine.exec_host import Proc, descendants, targets
+from secure_run._engine.exec_host import PAUSE_ATTEMPTS, Proc, _pause, descendants, targets
 
 EXEC_ID = "e" * 64
 
@@ -276,3 +276,35 @@ def test_descendants_stop_at_the_table() -> None:
     """A root not in the table is dropped; a cycle in the parents does not loop."""
     procs = {1: Proc(2, 1, False), 2: Proc(1, 2, False), 3: Proc(2, 3, False)}
     assert descendants(procs, {1, 9}) == {1, 2, 3}
+
+
+class _Pauses:
+    """``pause`` that fails ``failures`` times (runc's "unable to freeze"), then works."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def pause(self, container_id: str) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise docker.errors.APIError(
+                "500 Server Error",
+                explanation="Cannot pause container: OCI runtime pause failed: unable to freeze",
+            )
+
+
+def test_a_failed_freeze_is_tried_again() -> None:
+    """runc's freeze of a forking cgroup can give up on a busy host: pausing is retried."""
+    api = _Pauses(failures=PAUSE_ATTEMPTS - 1)
+    assert _pause(as_client(FakeClient()), api, "c") == ""
+    assert api.calls == PAUSE_ATTEMPTS
+
+
+def test_a_freeze_that_keeps_failing_is_the_reason_for_the_fallback() -> None:
+    """After the last attempt, why the container could not be paused is the answer."""
+    api = _Pauses(failures=PAUSE_ATTEMPTS)
+    why = _pause(as_client(FakeClient()), api, "c")
+    assert why.startswith("the container could not be paused")
+    assert "unable to freeze" in why
+    assert api.calls == PAUSE_ATTEMPTS
