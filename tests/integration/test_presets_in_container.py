@@ -8,13 +8,23 @@ import pytest
 
 import secure_run as sr
 from secure_run._engine.facts import EngineFacts
+from secure_run._engine.runtimes import GVISOR_MIN_PIDS
 from secure_run._proof.probe import Probe
 
 PRESETS = sorted(sr.presets())
 
 
-def _builder(name: str, image: str, network: str) -> sr.RunBuilder:
+def _builder(name: str, image: str, network: str, engine: EngineFacts) -> sr.RunBuilder:
     builder = sr.preset(name, image)
+    cfg = builder.build()
+    runtime = engine.runtime_of(cfg)
+    if engine.is_gvisor(runtime):
+        # What this gVisor cannot honour, the library refuses (tests/integration/
+        # test_gvisor.py proves each refusal); the rest of the preset is proven here.
+        if runtime in engine.networkless_runtimes:
+            builder = builder.network("none")  # runsc --network=none: loopback only
+        if cfg.pids_limit is not None and cfg.pids_limit < GVISOR_MIN_PIDS:
+            builder = builder.pids_limit(GVISOR_MIN_PIDS)  # the sandbox's own threads
     # Presets with a network get an internal one here: tests never reach off the host.
     return builder if builder.build().network == "none" else builder.network(network)
 
@@ -24,10 +34,11 @@ def launched(
     request: pytest.FixtureRequest,
     test_image: str,
     internal_network: str,
+    engine: EngineFacts,
     probe: Callable[[sr.RunBuilder], Probe],
     runtime_present: Callable[[sr.RunConfig], None],
 ) -> tuple[sr.RunConfig, Probe]:
-    builder = _builder(request.param, test_image, internal_network)
+    builder = _builder(request.param, test_image, internal_network, engine)
     runtime_present(builder.build())
     return builder.build(), probe(builder)
 
