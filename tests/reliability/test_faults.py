@@ -146,8 +146,10 @@ BAD_ARGUMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 # waits to be signalled. A run() child learns it is running from the container's output.
 CHILD = textwrap.dedent(
     """
-    import json, sys, time
+    import faulthandler, json, signal, sys, time
     import secure_run as sr
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # where a stuck child hangs
 
     image, labels, api = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
     if api == "slow-create":
@@ -530,9 +532,13 @@ def _end_child(child: subprocess.Popen[str]) -> int:
     try:
         child.communicate(timeout=_CHILD_EXIT_BOUND_S)
     except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGUSR1)  # the child's faulthandler prints every thread
+        time.sleep(1.0)
         child.kill()
-        child.communicate()
-        raise AssertionError(f"the child did not exit within {_CHILD_EXIT_BOUND_S} s") from None
+        _, err = child.communicate()
+        raise AssertionError(
+            f"the child did not exit within {_CHILD_EXIT_BOUND_S} s; its threads:\n{err[-3000:]}"
+        ) from None
     return child.returncode
 
 
