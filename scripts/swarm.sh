@@ -52,6 +52,11 @@ START_TIMEOUT=60
 STOP_TIMEOUT=20
 declare -A STARTED=() # node -> PID of the dockerd this run of the script started
 
+# unmount_state from the engine scripts' library (which reads STATE); say, die and
+# load_image are this script's own, defined below over the library's.
+# shellcheck source=scripts/engines/lib.bash
+. "$(dirname "${BASH_SOURCE[0]}")/engines/lib.bash"
+
 say() { printf 'swarm.sh: %s\n' "$*" >&2; }
 die() {
     say "error: $*"
@@ -252,19 +257,6 @@ remove_node_cgroups() {
             find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true
         done
     done
-}
-
-unmount_state() {
-    local target _ targets
-    for _ in 1 2 3; do
-        mapfile -t targets < <(findmnt -rn -o TARGET | grep -F -- "$STATE/" | sort -r || true)
-        [ "${#targets[@]}" -eq 0 ] && return 0
-        for target in "${targets[@]}"; do
-            umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || true
-        done
-    done
-    mapfile -t targets < <(findmnt -rn -o TARGET | grep -F -- "$STATE/" || true)
-    [ "${#targets[@]}" -eq 0 ] || die "still mounted under $STATE: ${targets[*]}"
 }
 
 # ---------------------------------------------------------------- swarm

@@ -1,4 +1,5 @@
-# What the engine scripts (scripts/engines/NAME.sh) share: sourced by each, never run.
+# What the engine scripts (scripts/engines/NAME.sh) share: sourced by each (and by
+# scripts/swarm.sh, for unmount_state), never run.
 # The caller sets NAME, STATE (its own folder), SOCK, TEST_IMAGE and PYTHON first; the
 # functions read them when called. (The name does not end in .sh: scripts/engines.sh and
 # scripts/matrix.py take every scripts/engines/*.sh for an engine.)
