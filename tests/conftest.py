@@ -581,32 +581,23 @@ GVISOR_SKIPS = {
 }
 
 
+#: Each engine's skip table (keys are fragments of a test's node id), whether the engine
+#: under test is that engine, and how the skip reason names it.
+_ENGINE_SKIPS: tuple[tuple[dict[str, str], Callable[[EngineFacts], bool], str], ...] = (
+    (GVISOR_SKIPS, lambda facts: facts.is_gvisor(None), "under gVisor"),  # default runtime
+    (PODMAN_SKIPS, lambda facts: facts.podman, "under Podman"),
+)
+
+
 @pytest.fixture(autouse=True)
-def _not_under_gvisor(request: pytest.FixtureRequest) -> None:
-    """Skip, saying why, a test of GVISOR_SKIPS when the engine's default runtime is gVisor."""
+def _not_on_this_engine(request: pytest.FixtureRequest) -> None:
+    """Skip, saying why, a test of GVISOR_SKIPS or PODMAN_SKIPS on that engine."""
     if request.node.get_closest_marker("docker") is None:
         return
-    for key, reason in GVISOR_SKIPS.items():
-        if key in request.node.nodeid:
-            facts: EngineFacts = request.getfixturevalue("engine")
-            if facts.is_gvisor(None):
-                pytest.skip(f"under gVisor: {reason}")
-            return
-
-
-def _engine_is_podman(request: pytest.FixtureRequest) -> bool:
-    facts: EngineFacts = request.getfixturevalue("engine")
-    return facts.podman
-
-
-@pytest.fixture(autouse=True)
-def _not_on_podman(request: pytest.FixtureRequest) -> None:
-    """Skip, saying why, a test of PODMAN_SKIPS when the engine under test is Podman."""
-    if request.node.get_closest_marker("docker") is None or not _engine_is_podman(request):
-        return
-    for key, reason in PODMAN_SKIPS.items():
-        if key in request.node.nodeid:
-            pytest.skip(f"under Podman: {reason}")
+    for table, is_that_engine, where in _ENGINE_SKIPS:
+        reason = next((r for key, r in table.items() if key in request.node.nodeid), None)
+        if reason is not None and is_that_engine(request.getfixturevalue("engine")):
+            pytest.skip(f"{where}: {reason}")
 
 
 #: Every problem the library raises for gVisor names it so (secure_run/_engine/runtimes.py).
