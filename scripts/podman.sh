@@ -163,10 +163,14 @@ cmd_up() {
     if [ -z "$(service_pid)" ]; then
         rm -f "$SOCK"
         # setsid: the service leaves the caller's process group, so a ^C in `make` is not
-        # delivered to it; `down` stops it by the PID recorded here.
+        # delivered to it; `down` stops it by the PID recorded here. It starts in its state
+        # folder: conmon inherits the folder and writes a file named `oom` into its working
+        # folder when a container is OOM-killed (it littered the caller's checkout).
+        cd "$STATE"
         setsid podman system service --time=0 "unix://$SOCK" \
             >"$STATE/service.log" 2>&1 </dev/null &
         echo "$!" >"$PIDFILE"
+        cd - >/dev/null
     fi
     wait_for_service
     log "up in $((SECONDS - start)) s: $(podman --version), service pid $(service_pid)"
