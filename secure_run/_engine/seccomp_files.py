@@ -20,8 +20,9 @@ reads one back for ``verify()``, and only when its content still hashes to its n
 seccomp profile: moby's ``profiles/seccomp/default.json`` as shipped, unchanged, in
 Debian's ``golang-github-docker-docker-dev`` 20.10.24+dfsg1-1+deb12u1 (the source of
 Debian 12's ``docker.io`` 20.10.24 dockerd, whose compiled-in default it is).
-Copyright 2012-2018 Docker, Inc.; licensed under the Apache License, Version 2.0
-(https://www.apache.org/licenses/LICENSE-2.0).
+Copyright 2012-2018 Docker, Inc.; licensed under the Apache License, Version 2.0, whose
+text ships beside it as ``docker-default-seccomp.LICENSE``, with the attribution in
+``docker-default-seccomp.NOTICE``.
 """
 
 from __future__ import annotations

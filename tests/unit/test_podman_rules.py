@@ -256,6 +256,19 @@ def test_the_vendored_profile_is_dockers_default() -> None:
     assert all(r.get("includes", {}).get("caps") == ["CAP_SYS_ADMIN"] for r in allowed)
 
 
+def test_the_vendored_profile_ships_with_its_licence_and_notice() -> None:
+    """Apache-2.0 section 4: the licence's text and the attribution travel with the file."""
+    from importlib import resources
+
+    package = resources.files("secure_run._engine")
+    licence = (package / "docker-default-seccomp.LICENSE").read_text("utf-8")
+    notice = (package / "docker-default-seccomp.NOTICE").read_text("utf-8")
+    assert "Apache License" in licence
+    assert "Version 2.0, January 2004" in licence
+    assert "Copyright 2012-2018 Docker, Inc." in notice
+    assert "docker-default-seccomp.json" in notice
+
+
 def test_a_custom_profile_is_sent_to_podman_as_a_file_and_read_back() -> None:
     """A custom profile goes by path and verify() reads the file back as the same profile."""
     profile = {"defaultAction": "SCMP_ACT_ALLOW",
