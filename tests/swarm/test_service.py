@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 
 import docker
+import docker.errors
 import docker.types
 import pytest
 
@@ -41,10 +43,17 @@ def test_three_replicas_spread_and_each_verified_from_inside(swarm_manager, swar
         report = sr.verify(svc, swarm_nodes, kernel="exec")
         assert report.ok, str(report)
         assert len(report.tasks) == 3
-        for t in report.tasks:
+        addresses = os.environ["SECURE_RUN_SWARM_NODES"].split(",")  # in swarm_nodes' order
+        urls = {n.info()["Swarm"]["NodeID"]: url for n, url in zip(swarm_nodes, addresses)}
+        assert {t.task_id: t.node_id for t in report.tasks} == {t["ID"]: t["NodeID"] for t in tasks}
+        for t in report.tasks:  # one report per task, each read on the node that runs it
+            assert t.node == urls[t.node_id]
+            assert t.task_id[:12] in str(report)
             props = {c.property: c for c in t.report.checks}
             assert props["NoNewPrivs"].actual == "1"
             assert props["NoNewPrivs"].source == "exec probe"
+            nnp = props["no-new-privileges (node daemon, swarm-daemon-nnp)"]
+            assert (nnp.ok, nnp.actual, nnp.source) == (True, "1", "exec probe")
             assert props["Uid"].ok
             assert props["cgroup memory.limit_in_bytes"].ok
             assert props["cgroup pids.max"].ok
@@ -162,7 +171,13 @@ def test_nnp_at_141_is_refused_without_the_opt_in(swarm_manager):
         pytest.skip("the manager carries Privileges.NoNewPrivileges")
     with pytest.raises(sr.UnsupportedFeature) as caught:
         sr.service(job(), client=swarm_manager, opt_ins=["swarm-default-swap"])
-    assert [p.field for p in caught.value.problems] == ["no_new_privileges"]
+    (problem,) = caught.value.problems
+    assert problem.field == "no_new_privileges"
+    assert f"Engine API {swarm_manager.api.api_version} " in problem.message
+    assert "Privileges.NoNewPrivileges needs API 1.44" in problem.message
+    assert "--no-new-privileges" in problem.fix
+    assert "swarm-daemon-nnp" in problem.fix
+    assert not swarm_manager.api.services(filters={"label": "io.secure-run.managed"})
 
 
 def test_seccomp_default_applies_on_each_task(swarm_manager, swarm_nodes):
@@ -178,12 +193,92 @@ def test_seccomp_default_applies_on_each_task(swarm_manager, swarm_nodes):
 
 
 def test_scale_changes_the_running_count(swarm_manager):
-    """scale(2) on a 1-replica service gives two running tasks."""
+    """scale(2) then scale(1): tasks() follows the desired count; all tasks keep the old one."""
     with sr.service(job(), replicas=1, client=swarm_manager, opt_ins=OPT_INS) as svc:
         svc.wait_running(60)
+        assert len(svc.tasks()) == 1
         svc.scale(2)
         assert len(svc.wait_running(60, replicas=2)) == 2
         assert len(svc.wait_running(60)) == 2
+        assert len(svc.tasks()) == 2
+        svc.scale(1)
+        deadline = time.monotonic() + 60
+        while len(svc.running_tasks()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(svc.tasks()) == 1  # desired state running
+        assert len(svc.tasks(desired_state=None)) >= 2  # and the one shut down
+
+
+def on_its_node(nodes: list[docker.DockerClient], task: dict) -> tuple[docker.DockerClient, str]:
+    """The client of the node that runs ``task``, and the task's container id."""
+    node = {n.info()["Swarm"]["NodeID"]: n for n in nodes}[task["NodeID"]]
+    return node, task["Status"]["ContainerStatus"]["ContainerID"]
+
+
+def test_task_containers_carry_the_services_labels(swarm_manager, swarm_nodes):
+    """Each task container, read on its node, has the service's managed, owner and opt-in labels."""
+    cfg = job()
+    with sr.service(cfg, replicas=3, client=swarm_manager, opt_ins=OPT_INS,
+                    preferences=SPREAD) as svc:  # fmt: skip
+        service_labels = svc.inspect()["Spec"]["Labels"]
+        for task in svc.wait_running(60):
+            node, cid = on_its_node(swarm_nodes, task)
+            labels = node.api.inspect_container(cid)["Config"]["Labels"]
+            for key in ("io.secure-run.managed", "io.secure-run.owner", "io.secure-run.opt-ins",
+                        "io.secure-run.config-digest", "io.secure-run.preset"):  # fmt: skip
+                assert labels[key] == service_labels[key], key
+            assert labels["io.secure-run.config-digest"] == cfg.digest()
+            assert labels["io.secure-run.opt-ins"] == "swarm-daemon-nnp,swarm-default-swap"
+            assert labels["com.docker.swarm.service.id"] == svc.id
+
+
+def test_raw_pids_and_ulimits_land_in_the_task(swarm_manager, swarm_nodes):
+    """Resources.Limits.Pids and ContainerSpec.Ulimits, written raw, are in the task's kernel."""
+    cfg = job()
+    with sr.service(cfg, client=swarm_manager, opt_ins=OPT_INS) as svc:
+        template = svc.inspect()["Spec"]["TaskTemplate"]
+        assert template["Resources"]["Limits"]["Pids"] == cfg.pids_limit == 64
+        assert {u["Name"] for u in template["ContainerSpec"]["Ulimits"]} == {"core", "nofile"}
+        (task,) = svc.wait_running(60)
+        node, cid = on_its_node(swarm_nodes, task)
+        assert node.api.inspect_container(cid)["HostConfig"]["PidsLimit"] == 64
+        limits = in_task(node, cid, "cat /proc/self/limits")
+        assert re.search(r"Max open files\s+256\s+256", limits), limits
+        assert re.search(r"Max core file size\s+0\s+0", limits), limits
+        # one process more than the limit allows cannot start: 64 sleeps already fill it
+        forked = in_task(node, cid, "for i in $(seq 70); do sleep 30 & done 2>&1; echo done")
+        assert "can't fork" in forked or "Resource temporarily unavailable" in forked, forked
+
+
+def test_a_spec_naming_no_network_gets_the_nodes_default(swarm_manager, swarm_nodes):
+    """network bridge sends no Networks: the task is in the node daemon's default network mode.
+
+    On these nodes (dockerd --bridge=none) that is no interface but lo; on a stock dockerd it
+    is the docker0 bridge, a route out, which is why network none never relies on it.
+    """
+    cfg = job(network=("bridge",))
+    with sr.service(cfg, client=swarm_manager, opt_ins=OPT_INS) as svc:
+        assert "Networks" not in svc.inspect()["Spec"]["TaskTemplate"]
+        assert svc.network is None
+        (task,) = svc.wait_running(60)
+        node, cid = on_its_node(swarm_nodes, task)
+        info = node.api.inspect_container(cid)
+        assert info["HostConfig"]["NetworkMode"] == "default"
+        assert list(info["NetworkSettings"]["Networks"]) == ["bridge"]
+        assert in_task(node, cid, "ls /sys/class/net").split() == ["lo"]
+        assert in_task(node, cid, "cat /proc/net/route").splitlines()[1:] == []
+        assert sr.verify(svc, swarm_nodes).ok
+
+
+def test_remove_takes_the_service_and_its_network(swarm_manager):
+    """remove() (and the with block's end) deletes the service and its overlay; twice is fine."""
+    with sr.service(job(), client=swarm_manager, opt_ins=OPT_INS) as svc:
+        assert swarm_manager.api.inspect_network(svc.network)["Internal"] is True
+    with pytest.raises(docker.errors.NotFound):
+        swarm_manager.api.inspect_service(svc.id)
+    with pytest.raises(docker.errors.NotFound):
+        swarm_manager.api.inspect_network(svc.network)
+    svc.remove()  # idempotent
 
 
 ORPHAN = """
@@ -197,7 +292,7 @@ os.kill(os.getpid(), 9)  # no with-block exit, no atexit: the service is orphane
 """
 
 
-def test_cleanup_reaps_the_service_of_a_killed_owner(swarm_manager):
+def test_cleanup_reaps_the_service_of_a_killed_owner(swarm_manager, swarm_nodes):
     """A process killed with its service alive: cleanup() reaps the service, then its network."""
     url = os.environ["SECURE_RUN_SWARM_MANAGER"]
     done = subprocess.run([sys.executable, "-c", ORPHAN, url, *OPT_INS],
@@ -205,7 +300,10 @@ def test_cleanup_reaps_the_service_of_a_killed_owner(swarm_manager):
     assert done.returncode == -signal.SIGKILL, done.stderr
     service_id, network = done.stdout.split()
     assert swarm_manager.api.inspect_service(service_id)["Spec"]["Name"] == "sr-orphan"
+    for worker in swarm_nodes[1:]:  # a node leaves task containers to their service's reaping
+        assert [r for r in sr.cleanup(worker) if r.kind == "container"] == []
     reaped = sr.cleanup(swarm_manager)
+    assert [r for r in reaped if r.kind == "container"] == []
     assert [(r.kind, r.container_id) for r in reaped if r.kind == "service"] == [
         ("service", service_id)
     ]

@@ -6,7 +6,10 @@ from typing import Any
 
 import pytest
 
-from secure_run._proof.verify_service import _convergence_checks, runs_current_spec
+import secure_run as sr
+from secure_run._config.values import OptIn
+from secure_run._proof.verify_report import VerifyReport, check
+from secure_run._proof.verify_service import _as_service, _convergence_checks, runs_current_spec
 
 TEMPLATE = {"ContainerSpec": {"Image": "busybox", "ReadOnly": True}, "Runtime": "container"}
 
@@ -66,3 +69,36 @@ def test_running_tasks_are_counted_against_the_replicas(running: int, ok: bool) 
     by_name = {c.property: c for c in checks}
     assert by_name["running tasks"].ok is ok
     assert by_name["service update"].ok
+
+
+class _Target:
+    """Just what _as_service reads of a service: its config and its Swarm opt-ins."""
+
+    def __init__(self, opt_ins: tuple[OptIn, ...]) -> None:
+        self.config = sr.preset("sandbox", "busybox").build()
+        self.swarm_opt_ins = opt_ins
+
+
+def _task_report(no_new_privs: str | None) -> VerifyReport:
+    """A task's report as verify makes it at API 1.41: no SecurityOpt, the kernel's NoNewPrivs."""
+    checks = [check("HostConfig.SecurityOpt no-new-privileges", True, False, "inspect", False)]
+    if no_new_privs is not None:
+        checks.append(check("NoNewPrivs", "1", no_new_privs, "exec probe", no_new_privs == "1"))
+    return VerifyReport("c" * 64, tuple(checks))
+
+
+@pytest.mark.parametrize(("kernel", "ok"), [("1", True), ("0", False), (None, False)])
+def test_swarm_daemon_nnp_is_proven_by_the_kernel_alone(kernel: str | None, ok: bool) -> None:
+    """Under swarm-daemon-nnp the task passes on NoNewPrivs 1 only: 0 or unread fails."""
+    target = _Target((OptIn.SWARM_DAEMON_NNP,))
+    report = _as_service(_task_report(kernel), target, None, kernel is not None)  # type: ignore[arg-type]
+    (nnp,) = [c for c in report.checks if c.property.startswith("no-new-privileges (node")]
+    assert nnp.ok is ok
+    assert nnp.actual == ("not read (kernel checks off)" if kernel is None else kernel)
+    assert "HostConfig.SecurityOpt no-new-privileges" not in {c.property for c in report.checks}
+
+
+def test_without_the_opt_in_the_daemon_record_still_counts() -> None:
+    """Without swarm-daemon-nnp nothing is replaced: a missing SecurityOpt fails, as anywhere."""
+    report = _as_service(_task_report("1"), _Target(()), None, True)  # type: ignore[arg-type]
+    assert "HostConfig.SecurityOpt no-new-privileges" in {c.property for c in report.failures}
