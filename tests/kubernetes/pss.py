@@ -20,8 +20,9 @@ Pod = dict[str, Any]
 Check = Callable[[dict[str, Any], Pod, tuple[int, int]], list[str]]
 
 LEVELS = ("baseline", "restricted")
-#: The newest version these rules follow; checks added later are not known here.
-LATEST = (1, 35)
+#: The newest version these rules follow (the ``ulimits`` check starts at 1.37); checks
+#: added later are not known here, but for ``cgroupOptions``, applied at every version.
+LATEST = (1, 37)
 
 BASELINE_CAPABILITIES = frozenset({
     "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
@@ -93,6 +94,20 @@ def capabilities_baseline(meta: dict[str, Any], pod: Pod, version: tuple[int, in
     return [f"container {c.get('name')} adds {cap}" for c in containers(pod)
             for cap in (_ctx(c).get("capabilities") or {}).get("add") or []
             if cap not in BASELINE_CAPABILITIES]  # fmt: skip
+
+
+def baseline_volumes(meta: dict[str, Any], pod: Pod, version: tuple[int, int]) -> list[str]:
+    if version < (1, 31):
+        return []
+    return [f"volume {v.get('name')} is a gitRepo" for v in pod.get("volumes") or []
+            if "gitRepo" in v]  # fmt: skip
+
+
+def ulimits(meta: dict[str, Any], pod: Pod, version: tuple[int, int]) -> list[str]:
+    if version < (1, 37):
+        return []
+    return [f"container {c.get('name')} sets ulimits" for c in containers(pod)
+            if _ctx(c).get("ulimits") is not None]  # fmt: skip
 
 
 def host_path_volumes(meta: dict[str, Any], pod: Pod, version: tuple[int, int]) -> list[str]:
@@ -236,6 +251,14 @@ def capabilities_restricted(meta: dict[str, Any], pod: Pod, version: tuple[int, 
     return found
 
 
+def cgroup_options(meta: dict[str, Any], pod: Pod, version: tuple[int, int]) -> list[str]:
+    # Only unset or ReadOnly: the controller's check has been written for the value
+    # ReadWrite (from 1.0) and for Writable (from 1.38); a new field, so no version gate.
+    return [f"container {c.get('name')} cgroupOptions.mountMode {mode}" for c in containers(pod)
+            for mode in [(_ctx(c).get("cgroupOptions") or {}).get("mountMode")]
+            if mode not in (None, "ReadOnly")]  # fmt: skip
+
+
 def proc_mount_restricted(meta: dict[str, Any], pod: Pod, version: tuple[int, int]) -> list[str]:
     return [f"container {c.get('name')}" for c in containers(pod)
             if _ctx(c).get("procMount") not in (None, "Default")]  # fmt: skip
@@ -254,6 +277,8 @@ BASELINE: dict[str, Check] = {
     "sysctls": sysctls,
     "windowsHostProcess": windows_host_process,
     "hostProbesAndHostLifecycle": host_probes_and_host_lifecycle,
+    "baselineVolumes": baseline_volumes,
+    "ulimits": ulimits,
 }
 RESTRICTED: dict[str, Check] = {
     "restrictedVolumes": restricted_volumes,
@@ -263,6 +288,7 @@ RESTRICTED: dict[str, Check] = {
     "seccompProfile_restricted": seccomp_profile_restricted,
     "capabilities_restricted": capabilities_restricted,
     "procMount_restricted": proc_mount_restricted,
+    "cgroupOptions": cgroup_options,
 }
 
 

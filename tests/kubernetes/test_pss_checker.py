@@ -3,6 +3,18 @@
 Each case starts from a pod that meets "restricted" and changes one thing; the
 changes were written from the admission controller's check_*.go and cross-checked
 by reading its pass and fail fixtures (test/testdata/{baseline,restricted}/).
+
+The cross-check, read through the search tool (kubernetes/kubernetes,
+staging/src/k8s.io/pod-security-admission), none copied here: the v1.34 restricted
+fixtures (fail: runasuser2, seccompprofile_restricted4, hostprobesandhostlifecycle1,
+ulimits1; pass: apparmorprofile0, runasuser0, seccompprofile_restricted2, sysctls1),
+baseline/v1.31/fail/baselinevolumes0 and restricted/v1.1/fail/cgroupoptions0. The
+checker agreed on each but three, which it lacked: a gitRepo volume (baselineVolumes,
+baseline from 1.31), container ulimits (baseline from 1.37) and a writable cgroup
+mount (cgroupOptions, restricted), now checked. One fixture disagrees and the checker
+is right: pass/hostprobesandhostlifecycle2 (a probe host of ::1) comes from the
+check's first version, which allowed 127.0.0.1 and ::1; the current check and its
+fixture generator refuse every host, as the case "a probe host of 127.0.0.1" does.
 """
 
 from __future__ import annotations
@@ -100,6 +112,14 @@ FAILS: list[tuple[str, str, Change]] = [
      lambda p: app_ctx(p)["capabilities"].update(add=["CHOWN"])),
     ("procMount_restricted", "restricted", lambda p: (  # baseline allows it in a user ns
         p["spec"].update(hostUsers=False), init_ctx(p).update(procMount="Unmasked"))),
+    ("hostProbesAndHostLifecycle", "baseline", lambda p: app(p).update(  # even localhost
+        livenessProbe={"httpGet": {"host": "127.0.0.1", "port": 8080}})),
+    ("baselineVolumes", "baseline", lambda p: p["spec"].update(
+        volumes=[{"name": "g", "gitRepo": {"repository": "example.invalid/repo"}}])),
+    ("ulimits", "baseline", lambda p: init_ctx(p).update(
+        ulimits=[{"name": "core", "soft": 0, "hard": 0}])),
+    ("cgroupOptions", "restricted",
+     lambda p: app_ctx(p).update(cgroupOptions={"mountMode": "Writable"})),
 ]  # fmt: skip
 
 #: Changes every level allows: the edges of each rule, from the pass side.
@@ -138,6 +158,10 @@ PASSES: list[tuple[str, Change]] = [
         {"name": "s", "secret": {"secretName": "s"}}])),
     ("a probe without a host", lambda p: app(p).update(
         readinessProbe={"exec": {"command": ["true"]}})),
+    ("an httpGet probe on the pod's own address", lambda p: app(p).update(
+        livenessProbe={"httpGet": {"port": 8080}})),
+    ("a read-only cgroup mount", lambda p: app_ctx(p).update(
+        cgroupOptions={"mountMode": "ReadOnly"})),
 ]  # fmt: skip
 
 
@@ -147,6 +171,7 @@ OVERLAPS = {
     "hostPathVolumes": {"restrictedVolumes"},
     "procMount": {"procMount_restricted"},
     "seccompProfile_baseline": {"seccompProfile_restricted"},
+    "baselineVolumes": {"restrictedVolumes"},
 }
 
 
@@ -186,7 +211,7 @@ def test_each_allowed_edge_passes(what, change):
 
 
 def test_versions_gate_the_newer_rules():
-    """A 1.32 sysctl fails at 1.31, container_engine_t at 1.30; probe hosts pass at 1.33."""
+    """Each check from its version: a 1.32 sysctl fails at 1.31, probe hosts pass at 1.33..."""
     rmem_sysctl = [{"name": "net.ipv4.tcp_rmem", "value": "1"}]
     rmem = changed(lambda p: pod_ctx(p).update(sysctls=rmem_sysctl))
     assert ids(violations(rmem, "baseline", (1, 31))) == {"sysctls"}
@@ -194,6 +219,11 @@ def test_versions_gate_the_newer_rules():
     assert ids(violations(engine, "baseline", (1, 30))) == {"seLinuxOptions"}
     probe = changed(lambda p: app(p).update(readinessProbe={"tcpSocket": {"host": "h", "port": 1}}))
     assert violations(probe, "baseline", (1, 33)) == []
+    git = changed(lambda p: p["spec"].update(volumes=[{"name": "g", "gitRepo": {}}]))
+    assert violations(git, "baseline", (1, 30)) == []
+    limits = changed(lambda p: app_ctx(p).update(ulimits=[]))
+    assert violations(limits, "baseline", (1, 36)) == []
+    assert ids(violations(limits, "baseline", (1, 37))) == {"ulimits"}
 
 
 def test_a_workload_is_judged_by_its_pod_template():
