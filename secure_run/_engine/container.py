@@ -24,8 +24,12 @@ from typing_extensions import Self
 
 from .._config.run_config import RunConfig
 from .._errors import ConfigError, HardeningNotApplied, LaunchError, RunTimeout
-from .._files.names import check_collect_names
-from .._files.tar_out import DEFAULT_MAX_ENTRIES, DEFAULT_MAX_SIZE, DEFAULT_MAX_TOTAL
+from .._files.tar_out import (
+    DEFAULT_MAX_ENTRIES,
+    DEFAULT_MAX_SIZE,
+    DEFAULT_MAX_TOTAL,
+    check_read,
+)
 from .._proof.verify import VerifyReport, verify
 from .client import low_level
 from .errors import translated
@@ -305,13 +309,14 @@ class SecureContainer:
         """Read one regular file of the workspace; a link is refused, never followed.
 
         Raises:
+            ConfigError: A bad name or ``max_size``; raised before the engine is called.
             SandboxFileNotFound: No such file.
             UnsafeArchive: It is a link, a device or a FIFO (its target is never read).
             OutputTooLarge: It holds more than ``max_size`` bytes (nothing is read).
 
         .. versionadded:: 0.2
         """
-        checked = check_collect_names([name], field="get")[0]
+        checked = check_read(name, "get", {"max_size": max_size})
         return self._files().get(checked, max_size=max_size)
 
     def get_tree(
@@ -330,13 +335,16 @@ class SecureContainer:
         the number of entries. Nothing is written outside ``into``.
 
         Raises:
+            ConfigError: A bad name or cap, or ``into`` is not an existing directory;
+                raised before the engine is called.
             SandboxFileNotFound: No such directory.
             UnsafeArchive: Listing every refused entry; nothing was written.
             OutputTooLarge: A cap was passed.
 
         .. versionadded:: 0.2
         """
-        checked = check_collect_names([name], field="get_tree")[0]
+        caps = {"max_size": max_size, "max_total": max_total, "max_entries": max_entries}
+        checked = check_read(name, "get_tree", caps, into)
         return self._files().get_tree(checked, into, max_size=max_size, max_total=max_total,
                                       max_entries=max_entries)  # fmt: skip
 

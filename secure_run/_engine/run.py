@@ -29,7 +29,7 @@ import attrs
 import docker
 
 from .._config.run_config import RunConfig
-from .._errors import ConfigError, OutputTooLarge, RunTimeout, UnsafeArchive
+from .._errors import ConfigError, OutputTooLarge, Problem, RunTimeout, UnsafeArchive, show
 from .._files.names import check_collect_names
 from .._files.tar_out import DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TOTAL
 from .._proof.probe import FrozenMap
@@ -116,6 +116,9 @@ class RunOptions:
     ) -> RunOptions:
         """The options, once each is known to be sound (before the engine is contacted)."""
         problems = io_problems(timeout, stdin, max_output)
+        if on_output is not None and not callable(on_output):
+            fix = "give a function of (stream, chunk), e.g. lambda stream, chunk: print(chunk)"
+            problems.append(Problem("on_output", show(on_output), "not callable", fix))
         if problems:
             raise ConfigError(problems)
         return cls(timeout, stdin, max_output, strict, verify, on_output)

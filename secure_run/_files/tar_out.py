@@ -28,18 +28,20 @@ import os
 import posixpath
 import tarfile
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable
 
 from secure_run._errors import (
+    ConfigError,
     OutputTooLarge,
+    Problem,
     SandboxFileNotFound,
     SecureRunError,
     UnsafeArchive,
 )
 from secure_run._files.extract import Node, nest, obstacles, open_into, write_tree
-from secure_run._files.names import MAX_PART, refused, shown
+from secure_run._files.names import MAX_PART, name_problems, refused, shown
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -50,6 +52,7 @@ __all__ = [
     "DEFAULT_MAX_TOTAL",
     "CappedStream",
     "capped",
+    "check_read",
     "extract_tree",
     "read_file",
     "read_tree",
@@ -69,6 +72,53 @@ MAX_PATH = 4096
 MAX_DEPTH = 128
 
 _COPY = 1 << 16
+
+#: An example of each cap's value, for the fix of a bad one.
+_CAP_EXAMPLES = {
+    "max_size": DEFAULT_MAX_SIZE,
+    "max_total": DEFAULT_MAX_TOTAL,
+    "max_entries": DEFAULT_MAX_ENTRIES,
+}
+
+
+#: ``check_read``'s ``into`` when the read writes no host directory (``get``).
+_NO_INTO = object()
+
+
+def check_read(
+    name: object, field: str, caps: Mapping[str, object], into: object = _NO_INTO
+) -> str:
+    """Check a read's name, caps and target directory, every problem at once.
+
+    Called by ``get`` and ``get_tree`` before the engine is contacted.
+
+    Args:
+        name: The workspace name asked for (a trailing ``/`` allowed).
+        field: The call, in messages (``"get"``, ``"get_tree"``).
+        caps: Each cap by its argument's name (``max_size``, ``max_total``,
+            ``max_entries``): a whole number, 0 or more, not a bool.
+        into: For ``get_tree``, the host directory to write into (must exist).
+
+    Returns:
+        The name, unchanged.
+
+    Raises:
+        ConfigError: Listing every problem.
+    """
+    problems = name_problems(name, field, directory_ok=True)
+    for cap, value in caps.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            what = "a count of entries" if cap == "max_entries" else "a byte count"
+            example = f"give e.g. {cap}={_CAP_EXAMPLES.get(cap, 1000):_}"
+            problems.append(Problem(cap, shown(value), f"not {what} (0 or more)", example))
+    if into is not _NO_INTO:
+        try:
+            os.close(open_into(into))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    return str(name)
 
 
 class CappedStream(io.RawIOBase):

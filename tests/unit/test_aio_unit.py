@@ -48,8 +48,9 @@ def _result(container_id: str = "abc") -> sr.RunResult:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"timeout": 0}, {"timeout": -1}, {"max_output": -1}, {"stdin": "text"}, {"pull": "often"}],
-    ids=["timeout-0", "timeout-negative", "max_output", "stdin-str", "pull"],
+    [{"timeout": 0}, {"timeout": -1}, {"max_output": -1}, {"stdin": "text"}, {"pull": "often"},
+     {"on_output": "print"}],
+    ids=["timeout-0", "timeout-negative", "max_output", "stdin-str", "pull", "on_output"],
 )
 def test_run_refuses_bad_arguments_before_the_engine(cfg, kwargs) -> None:
     """sra.run raises ConfigError for a bad argument without touching the client."""

@@ -163,6 +163,17 @@ def test_run_follows_the_route_in_order(cfg: sr.RunConfig, fake: FakeClient) -> 
     assert fake.api.calls == ["create", "attach", "start", "wait", "inspect", "remove"]
 
 
+@pytest.mark.parametrize("on_output", ["print", 1, b"cb"])
+def test_run_refuses_an_on_output_that_is_not_callable(
+    cfg: sr.RunConfig, fake: FakeClient, on_output: Any
+) -> None:
+    """on_output must be callable: a ConfigError naming it, the engine not called."""
+    with pytest.raises(sr.ConfigError) as caught:
+        sr.run(cfg, client=as_client(fake), on_output=on_output)
+    assert [p.field for p in caught.value.problems] == ["on_output"]
+    assert fake.api.calls == []
+
+
 def test_run_kills_at_the_deadline(cfg: sr.RunConfig, fake: FakeClient) -> None:
     """A run past its timeout is killed, waited for again and reported as timed out."""
     fake.api.runs_for_ever = True

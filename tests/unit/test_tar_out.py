@@ -287,8 +287,8 @@ def flood(count: int) -> Iterator[bytes]:
 
 
 def test_read_tree_stops_a_flood_of_entries_at_the_cap():
-    """100k tiny entries stop at max_entries + 1, without the rest being read or made."""
-    source = Counted(flood(100_000))
+    """A million tiny entries stop at max_entries + 1, without the rest being read or made."""
+    source = Counted(flood(1_000_000))
     with pytest.raises(OutputTooLarge) as caught:
         read_tree(source, "results/", max_size=10, max_total=10, max_entries=100)
     assert (caught.value.cap, caught.value.limit) == ("max_entries", 100)
@@ -451,3 +451,71 @@ def test_extract_tree_spools_large_files_correctly(site):
                  max_total=8 << 20, max_entries=10)  # fmt: skip
     assert (site / "into" / "r" / "big").read_bytes() == big
     assert (site / "into" / "r" / "small").read_bytes() == b"s"
+
+
+class _NoEngine:
+    """A stand-in client that fails the test if anything touches it."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the engine was contacted ({name})")
+
+
+BAD_CAPS = {
+    "negative": -1,
+    "bool": True,
+    "float": 2.5,
+    "text": "10",
+    "none": None,
+}
+
+
+@pytest.mark.parametrize("cap", ["max_size", "max_total", "max_entries"])
+@pytest.mark.parametrize("value", BAD_CAPS.values(), ids=BAD_CAPS.keys())
+def test_check_read_refuses_a_cap_that_is_no_count(cap, value):
+    """A cap must be a whole number, 0 or more: the problem names the cap, the value and a fix."""
+    with pytest.raises(ConfigError) as caught:
+        tar_out.check_read("out/", "get_tree", {cap: value})
+    (problem,) = caught.value.problems
+    assert (problem.field, problem.value) == (cap, repr(value) if isinstance(value, str) else
+                                              str(value))  # fmt: skip
+    assert f"give e.g. {cap}=" in problem.fix
+
+
+def test_check_read_lists_name_caps_and_into_at_once(tmp_path):
+    """A bad name, two bad caps and a missing into are four problems of one ConfigError."""
+    with pytest.raises(ConfigError) as caught:
+        tar_out.check_read("../x", "get_tree", {"max_size": -1, "max_entries": "9"},
+                           tmp_path / "missing")  # fmt: skip
+    assert [p.field for p in caught.value.problems] == [
+        "get_tree", "max_size", "max_entries", "into",
+    ]  # fmt: skip
+
+
+def test_check_read_accepts_zero_and_an_existing_into(tmp_path):
+    """0 is a cap (nothing may come out); an existing directory is a target; the name returns."""
+    caps = {"max_size": 0, "max_total": 0, "max_entries": 0}
+    assert tar_out.check_read("results/", "get_tree", caps, tmp_path) == "results/"
+    assert tar_out.check_read("out.txt", "get", {"max_size": 10}) == "out.txt"
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda box, tmp: box.get("out.txt", max_size=-1), "max_size"),
+        (lambda box, tmp: box.get("out.txt", max_size="1"), "max_size"),
+        (lambda box, tmp: box.get_tree("r/", tmp, max_total=1.5), "max_total"),
+        (lambda box, tmp: box.get_tree("r/", tmp, max_entries=False), "max_entries"),
+        (lambda box, tmp: box.get_tree("r/", tmp / "missing"), "into"),
+        (lambda box, tmp: box.get_tree("/etc/", tmp), "get_tree"),
+    ],
+    ids=["get-negative", "get-text", "tree-float", "tree-bool", "tree-missing-into", "tree-abs"],
+)
+def test_container_reads_refuse_bad_arguments_before_the_engine(call, field, tmp_path):
+    """get and get_tree raise ConfigError for a bad cap, name or into; the engine is untouched."""
+    import secure_run as sr
+
+    cfg = sr.builder("busybox").workspace("/workspace", "16m").build()
+    box = sr.SecureContainer("c" * 64, cfg, _NoEngine())  # type: ignore[arg-type]
+    with pytest.raises(ConfigError) as caught:
+        call(box, tmp_path)
+    assert caught.value.problems[0].field == field
