@@ -127,3 +127,87 @@ def test_docker_py_refuses_the_extra_key():
 
 
 assert STARTS  # the samples' starting points are used through pair()
+
+
+def _sandbox(*steps: str) -> sr.RunBuilder:
+    return sr.preset("sandbox", "busybox").opt_in(*steps)
+
+
+PROFILE = {
+    "defaultAction": "SCMP_ACT_ERRNO",
+    "syscalls": [{"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}],
+}
+
+
+#: (what, config, the field refused, the first API that carries it, the opt-in that
+#: carries it below that API or None, words of the alternative in the fix).
+GATED = [
+    ("no-new-privileges", _sandbox(), "no_new_privileges", "1.44", "swarm-daemon-nnp",
+     "--no-new-privileges"),
+    ("seccomp unconfined", _sandbox("seccomp-unconfined").seccomp("unconfined"), "seccomp",
+     "1.44", None, "keep the default profile"),
+    ("a custom seccomp profile", _sandbox().seccomp(PROFILE),
+     "seccomp", "1.44", None, "keep the default profile"),
+    ("apparmor unconfined", _sandbox("apparmor-unconfined").apparmor("unconfined"), "apparmor",
+     "1.44", None, "docker-default"),
+    ("no swap (swap = memory)", _sandbox(), "memory_swap", "1.52", "swarm-default-swap",
+     "node's default swap"),
+    ("cap_drop ALL", _sandbox(), "cap_drop", "1.41", None, "API 1.41 or later"),
+    ("a pids limit", _sandbox(), "pids_limit", "1.41", None, "API 1.41 or later"),
+    ("ulimits", _sandbox(), "ulimits", "1.41", None, "API 1.41 or later"),
+]  # fmt: skip
+
+
+def _below(version: str) -> str:
+    major, minor = version.split(".")
+    return f"{major}.{int(minor) - 1}"
+
+
+@pytest.mark.parametrize(("what", "builder", "field", "minimum", "opt_in", "alternative"),
+                         GATED, ids=[g[0] for g in GATED])  # fmt: skip
+def test_each_gated_setting_is_refused_below_its_api_naming_it(
+    what, builder, field, minimum, opt_in, alternative
+):
+    """Below its API a setting is refused with the field, the API that carries it, and the fix."""
+    cfg = builder.build()
+    others = [o for o in SWARM_OPT_INS if o != opt_in]  # every other opt-in granted
+    with pytest.raises(sr.UnsupportedFeature) as caught:
+        cfg.to_swarm(api_version=_below(minimum), opt_ins=others)
+    (problem,) = [p for p in caught.value.problems if p.field == field]
+    assert f"API {minimum}" in problem.message
+    assert alternative in problem.fix
+    if opt_in is not None:  # the opt-in carries it below the API, and is recorded
+        kw = cfg.to_swarm(api_version=_below(minimum), opt_ins=[*others, opt_in])
+        assert opt_in in kw["labels"]["io.secure-run.opt-ins"].split(",")
+        assert opt_in in problem.fix
+    assert field not in {p.field for p in _refusals(cfg, minimum)}  # from its API: in the spec
+
+
+def _refusals(cfg: sr.RunConfig, api: str) -> list[sr.Problem]:
+    try:
+        cfg.to_swarm(api_version=api, opt_ins=SWARM_OPT_INS)
+    except sr.UnsupportedFeature as exc:
+        return list(exc.problems)
+    return []
+
+
+def test_the_144_privileges_are_written_as_the_config_says():
+    """From API 1.44 the spec carries NoNewPrivileges, the seccomp mode or profile, AppArmor off."""
+    unconfined = _sandbox("seccomp-unconfined", "apparmor-unconfined")
+    cfg = unconfined.seccomp("unconfined").apparmor("unconfined").build()
+    privileges = cfg.to_swarm(api_version="1.44", opt_ins=SWARM_OPT_INS)["privileges"]
+    assert privileges["NoNewPrivileges"] is True
+    assert privileges["Seccomp"] == {"Mode": "unconfined"}
+    assert privileges["AppArmor"] == {"Mode": "disabled"}
+    custom = _sandbox().seccomp(PROFILE).build()
+    seccomp = custom.to_swarm(api_version="1.44", opt_ins=SWARM_OPT_INS)["privileges"]["Seccomp"]
+    assert seccomp["Mode"] == "custom"
+    assert '"SCMP_ACT_ERRNO"' in seccomp["Profile"]
+
+
+def test_no_swap_from_152_is_swap_bytes_zero():
+    """From API 1.52 'no swap' is Resources.SwapBytes 0, with no opt-in relied on."""
+    cfg = _sandbox().build()
+    kw = cfg.to_swarm(api_version="1.52", opt_ins=["swarm-daemon-nnp"])
+    assert kw["resources"]["SwapBytes"] == 0
+    assert "swarm-default-swap" not in kw["labels"].get("io.secure-run.opt-ins", "")
