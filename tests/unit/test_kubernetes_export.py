@@ -9,6 +9,7 @@ import pytest
 from test_field_checklist import INIT_FIELDS, pair
 
 import secure_run as sr
+from secure_run import _cli
 from secure_run._export.kubernetes import LOSSES_ANNOTATION
 
 NODE = "kubernetes-node-limits"
@@ -207,3 +208,31 @@ def test_labels_are_valid_kubernetes_labels():
 def test_settings_without_a_stand_in_are_refused_even_with_the_opt_in(step, field):
     """cpuset, a swap amount, devices and a CFS period of its own: refused, opt-in or not."""
     assert refused(build(step)) == {field}
+
+
+CLI_ARGS = ["config", "--format", "kubernetes", "--kind", "Job", "--namespace", "tasks",
+            "--name", "task"]  # fmt: skip
+
+
+@pytest.mark.parametrize("preset", sorted(sr.presets()))
+def test_the_cli_prints_the_export_as_yaml(capsys, preset):
+    """`secure-run config --format kubernetes` prints what to_kubernetes() gives, as YAML."""
+    yaml = pytest.importorskip("yaml")
+    code = _cli.main([*CLI_ARGS, "--preset", preset, "--opt-in", NODE,
+                      "busybox:1.36", "--", "sh", "-c", "echo hi"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    cfg = (sr.preset(preset, "busybox:1.36").opt_in(NODE).name("task")
+           .command(["sh", "-c", "echo hi"]).build())  # fmt: skip
+    assert list(yaml.safe_load_all(out)) == cfg.to_kubernetes(kind="Job", namespace="tasks")
+    assert out.startswith("---\napiVersion: batch/v1\nkind: Job\n")
+
+
+def test_the_cli_refuses_what_kubernetes_cannot_carry_naming_the_opt_in(capsys):
+    """Without kubernetes-node-limits the CLI prints nothing and names each field and the opt-in."""
+    code = _cli.main([*CLI_ARGS, "--preset", "sandbox", "busybox:1.36", "--", "true"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    for field in ("pids_limit=64", "ulimits=", "log_limits=", "memory_swap="):
+        assert field in err
+    assert "--opt-in kubernetes-node-limits" in err
