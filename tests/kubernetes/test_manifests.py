@@ -31,7 +31,7 @@ kubernetes_versions = pytest.importorskip("kubernetes_validate.utils")
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "registry.example/secure-run-task:1.0"
 KINDS = ("Pod", "Job", "Deployment")
-PRESETS = ("restricted", "sandbox", "service", "baseline")
+PRESETS = tuple(sorted(sr.presets()))  # every preset: a new one needs a LEVEL below
 #: The Kubernetes version the schema check uses, and also the newest kubernetes-validate
 #: knows (1.37 with kubernetes-validate 1.37.0), so a field a new release drops fails here.
 KUBERNETES_VERSION = "1.34"
@@ -39,7 +39,7 @@ NEWEST_VERSION = ".".join(kubernetes_versions.latest_version().split(".")[:2])
 VERSIONS = sorted({KUBERNETES_VERSION, NEWEST_VERSION})
 #: The Pod Security level each preset meets.
 LEVEL = {"restricted": "restricted", "sandbox": "restricted", "service": "restricted",
-         "baseline": "baseline"}  # fmt: skip
+         "gvisor": "restricted", "baseline": "baseline"}  # fmt: skip
 #: The opt-ins a preset needs for a kind: every preset sets a pids limit, ulimits, log
 #: limits and no swap (left to the nodes); a Deployment always restarts, and a Pod's
 #: OnFailure restarts without the service preset's bound of 5.
@@ -71,6 +71,11 @@ def export(preset: str, kind: str, **changes: Any) -> list[dict[str, Any]]:
 
 
 CASES = [(p, k) for p in PRESETS for k in KINDS]
+
+
+def test_every_preset_has_its_pod_security_level():
+    """Each preset the code has is judged here: a new preset must be given its level."""
+    assert set(LEVEL) == set(PRESETS)
 
 
 def test_each_preset_is_refused_without_its_opt_ins():
