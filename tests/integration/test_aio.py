@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 
 import docker
@@ -306,3 +307,55 @@ def test_aclose_of_a_stream_kills_its_command(box, docker_client, tag, engine) -
         return
     assert b"sleep 900" in processes  # ps saw the container's processes
     assert b"sleep 601" not in processes
+
+
+def test_on_output_of_an_async_run_comes_in_the_loop_thread(box, docker_client, tag) -> None:
+    """sra.run(on_output=) calls back in the loop's thread, each chunk in order, before it returns.
+
+    The first chunk arrives while the container still runs: the loop sees it before the end.
+    """
+    cfg = box.command(["sh", "-c", "echo a; sleep 2; echo b"]).build()
+
+    async def main() -> tuple[list[tuple[str, bytes]], set[int], bool]:
+        seen: list[tuple[str, bytes]] = []
+        threads: set[int] = set()
+        first = asyncio.Event()
+
+        def on_output(stream: str, chunk: bytes) -> None:
+            seen.append((stream, chunk))
+            threads.add(threading.get_ident())
+            first.set()  # an asyncio object: only safe in the loop's thread
+
+        run = asyncio.ensure_future(sra.run(cfg, timeout=30, on_output=on_output))
+        await first.wait()
+        early = not run.done()
+        await run
+        return seen, threads, early
+
+    seen, threads, early = asyncio.run(main())
+    assert seen == [("stdout", b"a\n"), ("stdout", b"b\n")]
+    assert threads == {threading.get_ident()}  # asyncio.run runs the loop in this thread
+    assert early
+    assert _left(docker_client, tag) == []
+
+
+def test_get_tree_of_an_async_session_writes_under_into(box, docker_client, tag, tmp_path) -> None:
+    """AsyncSecureContainer.get_tree copies a directory the command wrote; a link is refused."""
+    cfg = box.workspace("/workspace", size="16m").command(["sleep", "600"]).build()
+    into = tmp_path / "into"
+    into.mkdir()
+
+    async def main() -> list[str]:
+        async with sra.launch(cfg, client=docker_client) as session_box:
+            made = await session_box.exec(["sh", "-c", "mkdir -p r/s && echo 1 > r/s/one"])
+            assert made.exit_code == 0
+            written = await session_box.get_tree("r/", into=into)
+            await session_box.exec(["ln", "-s", "/etc/passwd", "r/s/pw"])
+            with pytest.raises(sr.UnsafeArchive, match="r/s/pw"):
+                await session_box.get_tree("r/", into=tmp_path)
+            return [p.relative_to(into).as_posix() for p in written]
+
+    assert asyncio.run(main()) == ["r/s/one"]
+    assert (into / "r/s/one").read_bytes() == b"1\n"
+    assert not (tmp_path / "r").exists()
+    assert _left(docker_client, tag) == []

@@ -221,3 +221,20 @@ def test_without_a_local_view_a_timeout_ends_the_session(
     assert box.id not in {c["Id"] for c in docker_client.api.containers(all=True)}
     with pytest.raises(sr.LaunchError, match="timed out and its processes could not be killed"):
         box.exec(["true"])
+
+
+def test_run_hands_each_chunk_to_on_output_as_it_comes(test_image: str) -> None:
+    """run(on_output=) gets stdout and stderr chunks in order, the first before the run ends."""
+    seen: list[tuple[str, bytes, float]] = []
+    cfg = (
+        sr.builder(test_image)
+        .command(["sh", "-c", "echo a; sleep 2; echo b >&2; sleep 0.3; echo c"])
+        .labels(TEST_LABELS)
+        .build()
+    )
+    result = sr.run(cfg, timeout=30, on_output=lambda s, c: seen.append((s, c, time.monotonic())))
+    ended = time.monotonic()
+    assert [(s, c) for s, c, _ in seen] == [("stdout", b"a\n"), ("stderr", b"b\n"),
+                                            ("stdout", b"c\n")]  # fmt: skip
+    assert ended - seen[0][2] > 1.5  # "a" came while the command still slept
+    assert (result.stdout, result.stderr) == (b"a\nc\n", b"b\n")

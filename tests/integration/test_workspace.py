@@ -7,6 +7,7 @@ that fails), or from the engine's own record of the keeper and the volume.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import textwrap
@@ -281,3 +282,45 @@ def test_collecting_past_max_collect_names_that_cap_and_keeps_the_result(
     assert "max_collect" in str(caught.value)
     assert isinstance(caught.value.result, sr.RunResult)
     assert caught.value.result.stdout == b"ran\n"
+
+
+def test_get_tree_copies_what_the_container_wrote(sandbox: sr.RunBuilder, tmp_path: Path) -> None:
+    """get_tree writes the directory the command made under into, byte for byte, and no more.
+
+    The modes come out masked (no setuid, setgid or sticky bit); nothing else appears.
+    """
+    script = (
+        "mkdir -p results/deep && printf a > results/a.txt && printf bb > results/deep/b.bin "
+        "&& chmod 4755 results/a.txt && mkdir results/empty && echo elsewhere > other.txt"
+    )
+    into = tmp_path / "into"
+    into.mkdir()
+    with sr.launch(sandbox.command(["sleep", "600"]).build()) as box:
+        assert box.exec(["sh", "-c", script]).exit_code == 0
+        written = box.get_tree("results/", into=into)
+    assert sorted(p.relative_to(into).as_posix() for p in written) == [
+        "results/a.txt",
+        "results/deep/b.bin",
+    ]
+    assert sorted(p.relative_to(into).as_posix() for p in into.rglob("*")) == [
+        "results", "results/a.txt", "results/deep", "results/deep/b.bin", "results/empty",
+    ]  # fmt: skip
+    assert (into / "results/a.txt").read_bytes() == b"a"
+    assert (into / "results/deep/b.bin").read_bytes() == b"bb"
+    assert (into / "results/a.txt").stat().st_mode & 0o7777 == 0o755
+
+
+def test_a_put_of_many_files_and_host_paths_arrives_whole(
+    sandbox: sr.RunBuilder, tmp_path: Path
+) -> None:
+    """One put of a mapping of 100 bytes values and a host Path: every file, every byte, inside."""
+    source = tmp_path / "host.bin"
+    source.write_bytes(bytes(range(256)) * 40)
+    files: dict[str, bytes | Path] = {f"many/f{i:03}": f"{i}\n".encode() for i in range(100)}
+    files["host.bin"] = source
+    with sr.launch(sandbox.command(["sleep", "600"]).build()) as box:
+        box.put(files)
+        count = box.exec(["sh", "-c", "ls many | wc -l; cat many/f042; md5sum host.bin"])
+    lines = count.stdout.decode().split()
+    assert lines[:2] == ["100", "42"]
+    assert lines[2] == hashlib.md5(source.read_bytes()).hexdigest()  # noqa: S324 (a checksum)
