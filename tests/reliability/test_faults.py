@@ -33,7 +33,14 @@ is counted (``oom_unreported``) and fails the run only when no OOM kill at all o
 three or more was reported.
 
 Some launches use an internal network and a named volume the test creates (and
-removes in ``finally``), so networks and volumes are counted too. Launches run on a
+removes in ``finally``), so networks and volumes are counted too. About a quarter of
+the launches that make containers, the child-process faults included, have a workspace
+(``.workspace()``): a tmpfs volume and a keeper container of secure_run's own, carrying
+the run's labels, with files put in (``run(files=, collect=)``, ``put``/``get``), so a
+fault in any of them must leave no workspace volume and no keeper either; a SIGKILLed
+child's workspace volume must be reaped by ``sr.cleanup()`` with its containers. The
+workspace draw has a random source of its own per step, so a seed gives the same other
+draws as before it existed. Launches run on a
 few threads; child-process faults (a Python start each) take turns. Every container,
 network and volume carries ``secure-run.test=1`` and ``secure-run.fault-run=<run id>``
 (``<seed>-<pid>``); after the run none may remain, counted by that label.
@@ -152,6 +159,7 @@ CHILD = textwrap.dedent(
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # where a stuck child hangs
 
     image, labels, api = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+    workspace = sys.argv[4:] == ["workspace"]
     if api == "slow-create":
         # The daemon has made the container, and its answer is not yet in secure_run's
         # hands: the window a signal can land in while the create request is in flight.
@@ -166,16 +174,20 @@ CHILD = textwrap.dedent(
             return answer
 
         container_api.ContainerApiMixin.create_container_from_config = slow
-    cfg = sr.builder(image).labels(labels).command(["sh", "-c", "echo up; exec sleep 60"]).build()
+    box = sr.builder(image).labels(labels).command(["sh", "-c", "echo up; exec sleep 60"])
+    cfg = (box.workspace("/workspace", "16m") if workspace else box).build()
+    files = {"files": {"in.txt": b"1"}} if workspace else {}
     print("launching", flush=True)
     if api == "run":
         def seen(stream, chunk):
             if b"up" in chunk:
                 print("ready", flush=True)
 
-        sr.run(cfg, timeout=120, on_output=seen)
+        sr.run(cfg, timeout=120, on_output=seen, **files)
     else:
         with sr.launch(cfg) as c:
+            if workspace:
+                c.put("in.txt", b"1")
             print("ready", c.id, flush=True)
             time.sleep(60)
     """
@@ -206,10 +218,19 @@ class Step:
     network: bool  # on an internal network the test creates
     volume: bool  # with a named volume the test creates
     choice: int  # which bad setting or argument
+    workspace: bool = False  # with a workspace: a tmpfs volume and its keeper
+
+    @property
+    def files(self) -> dict[str, Any]:
+        """run()'s files and collect arguments for a step with a workspace (none without)."""
+        if not self.workspace:
+            return {}
+        return {"files": {"in.txt": f"in-{self.index}".encode()}, "collect": ["in.txt"]}
 
     def __str__(self) -> str:
         where = f"{self.point}+{self.delay * 1000:.0f}ms" if self.delay else self.point
-        extras = "".join((" +network" if self.network else "", " +volume" if self.volume else ""))
+        extras = "".join((" +network" if self.network else "", " +volume" if self.volume else "",
+                          " +workspace" if self.workspace else ""))  # fmt: skip
         return f"#{self.index} {self.kind} via {self.api} at {where}{extras}"
 
 
@@ -238,7 +259,10 @@ def plan(seed: int, launches: int) -> list[Step]:
         makes_container = kind in ("success", "body_exception", "timeout", "oom", "name_taken")
         network = makes_container and rng.random() < 0.2
         volume = makes_container and rng.random() < 0.2
-        steps.append(Step(index, kind, api, point, delay, network, volume, choice))
+        # Its own source: the main one draws what it drew before workspaces existed.
+        draw = random.Random(f"workspace-{seed}-{index}").random()  # noqa: S311
+        workspace = (makes_container or kind in CHILD_KINDS) and draw < 0.25
+        steps.append(Step(index, kind, api, point, delay, network, volume, choice, workspace))
     return steps
 
 
@@ -315,6 +339,11 @@ class FaultRun:
     def volumes(self) -> list[Any]:
         return list(self.client.volumes.list(filters={"label": f"{RUN_LABEL}={self.run_id}"}))
 
+    def volumes_of(self, pid: int) -> list[str]:
+        """The run's volumes that the process ``pid`` made (workspace volumes)."""
+        mine = [v for v in self.volumes() if _owner_pid({"Labels": v.attrs.get("Labels")}) == pid]
+        return [v.name for v in mine]
+
     def sweep(self) -> None:
         """Remove whatever the run left (after it was counted)."""
         for found in self.containers():
@@ -343,6 +372,8 @@ class FaultRun:
                 volume = self.client.volumes.create(self.name(step), labels=self.labels)
                 made.append(volume)
                 box = box.mount(self.name(step), "/data")
+            if step.workspace:
+                box = box.workspace("/workspace", "16m")
             yield box
         finally:
             for thing in reversed(made):
@@ -374,12 +405,14 @@ def step_success(run: FaultRun, step: Step) -> None:
     with run.resources(step) as box:
         if step.api == "run":
             cfg = box.command(["sh", "-c", f"{_shape(step)} && echo {token}"]).build()
-            result = sr.run(cfg, client=run.client, timeout=60)
+            result = sr.run(cfg, client=run.client, timeout=60, **step.files)
             _check(
                 (result.exit_code, result.stdout, result.timed_out)
                 == (0, f"{token}\n".encode(), False),
                 f"unexpected result {result} stdout={result.stdout!r} stderr={result.stderr!r}",
             )
+            want = step.files.get("files", {})
+            _check(dict(result.files) == want, f"collected {dict(result.files)}, put {want}")
             _check(run.gone(result.container_id), "the container was not removed")
         else:
             with sr.launch(box.command(["sleep", "30"]).build(), client=run.client) as c:
@@ -387,6 +420,9 @@ def step_success(run: FaultRun, step: Step) -> None:
                 _check(c.exec(["sh", "-c", _shape(step)]).exit_code == 0, "wrong network/volume")
                 out = c.exec(["echo", token])
                 _check(out.stdout == f"{token}\n".encode(), f"exec gave {out.stdout!r}")
+                if step.workspace:
+                    c.put("in.txt", token.encode())
+                    _check(c.get("in.txt") == token.encode(), "the workspace lost a file")
             _check(run.gone(c.id), "the container was not removed")
 
 
@@ -401,6 +437,8 @@ def step_body_exception(run: FaultRun, step: Step) -> None:
                 container_id = c.id
                 if step.point == "after_exec":
                     _check(c.exec(["true"]).exit_code == 0, "exec failed")
+                    if step.workspace:
+                        c.put("in.txt", b"x")
                 elif step.point == "after_kill":
                     c.kill()
                     _check(c.wait(timeout=30) == 137, "a killed container did not exit 137")
@@ -416,7 +454,7 @@ def step_timeout(run: FaultRun, step: Step) -> None:
     with run.resources(step) as box:
         cfg = box.command(["sh", "-c", "while :; do :; done"]).build()
         if step.api == "run":
-            result = sr.run(cfg, client=run.client, timeout=0.3)
+            result = sr.run(cfg, client=run.client, timeout=0.3, **step.files)
             _check(
                 (result.timed_out, result.oom_killed, result.exit_code) == (True, False, 137),
                 f"not reported as a timeout: {result}",
@@ -476,7 +514,7 @@ def step_oom(run: FaultRun, step: Step) -> None:
     with run.resources(step) as box:
         cfg = box.memory("16m").command(["tail", "/dev/zero"]).build()
         if step.api == "run":
-            result = sr.run(cfg, client=run.client, timeout=60)
+            result = sr.run(cfg, client=run.client, timeout=60, **step.files)
             _check(
                 (result.timed_out, result.exit_code) == (False, 137),
                 f"not an OOM kill: {result}",
@@ -498,7 +536,7 @@ def step_name_taken(run: FaultRun, step: Step) -> None:
         with sr.launch(cfg, client=run.client) as first:
             try:
                 if step.api == "run":
-                    sr.run(cfg, client=run.client, timeout=30)
+                    sr.run(cfg, client=run.client, timeout=30, **step.files)
                 else:
                     sr.launch(cfg, client=run.client).close()
             except sr.LaunchError as exc:
@@ -509,9 +547,10 @@ def step_name_taken(run: FaultRun, step: Step) -> None:
         _check(run.gone(first.id), "the container was not removed")
 
 
-def _spawn_child(run: FaultRun, api: str) -> subprocess.Popen[str]:
+def _spawn_child(run: FaultRun, api: str, workspace: bool = False) -> subprocess.Popen[str]:
+    extra = ["workspace"] if workspace else []
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, run.image, json.dumps(run.labels), api],
+        [sys.executable, "-c", CHILD, run.image, json.dumps(run.labels), api, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -549,7 +588,7 @@ def _childs(run: FaultRun, pid: int) -> list[dict[str, Any]]:
 def step_signal_child(run: FaultRun, step: Step) -> None:
     signum = signal.SIGINT if step.kind == "sigint_child" else signal.SIGTERM
     with run.child_turn:
-        child = _spawn_child(run, step.api)
+        child = _spawn_child(run, step.api, step.workspace)
         try:
             if step.point in ("during", "after"):
                 _await_line(child, "launching")
@@ -567,11 +606,16 @@ def step_signal_child(run: FaultRun, step: Step) -> None:
             run.leak(step, f"child {child.pid} (exit {code}) left {states}")
             for found in left:
                 run.client.api.remove_container(found["Id"], force=True, v=True)
+        volumes = run.volumes_of(child.pid)
+        if volumes:
+            run.leak(step, f"child {child.pid} (exit {code}) left volumes {volumes}")
+            for name in volumes:
+                run.client.api.remove_volume(name, force=True)
 
 
 def step_sigkill_child(run: FaultRun, step: Step) -> None:
     with run.child_turn:
-        child = _spawn_child(run, step.api)
+        child = _spawn_child(run, step.api, step.workspace)
         try:
             _await_line(child, "launching")
             _await_line(child, "ready")
@@ -582,11 +626,18 @@ def step_sigkill_child(run: FaultRun, step: Step) -> None:
         time.sleep(_SETTLE_S)
         before = {c["Id"] for c in run.containers()}
         left = {c["Id"] for c in _childs(run, child.pid)}
-        _check(len(left) == 1, f"a SIGKILLed child left {len(left)} containers, not 1")
+        volumes = set(run.volumes_of(child.pid))
+        made = (2, 1) if step.workspace else (1, 0)  # the sandbox, its keeper; the workspace
+        _check((len(left), len(volumes)) == made,
+               f"a SIGKILLed child left {len(left)} containers, {len(volumes)} volumes, "
+               f"not {made}")  # fmt: skip
         reaped = sr.cleanup(client=run.client)
         reaped_ids = {r.container_id for r in reaped}
         _check(left <= reaped_ids, f"cleanup() did not reap {left}: {reaped}")
+        reaped_volumes = {r.name for r in reaped if r.kind == "volume"}
+        _check(volumes <= reaped_volumes, f"cleanup() did not reap {volumes}: {reaped}")
         _check(not _childs(run, child.pid), "the child's container is still there")
+        _check(not run.volumes_of(child.pid), "the child's workspace volume is still there")
         # Children take turns, and this process is alive: any other container of the run
         # that cleanup() reaped was left behind by an earlier launch.
         for container_id in sorted((reaped_ids & before) - left):
