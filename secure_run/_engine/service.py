@@ -29,7 +29,13 @@ import requests
 from .._config.run_config import RunConfig
 from .._config.values import OptIn
 from .._errors import RunTimeout
-from .._export.swarm import isolated_network, service_request, swarm_waivers, to_swarm
+from .._export.swarm import (
+    check_arguments,
+    isolated_network,
+    service_request,
+    swarm_waivers,
+    to_swarm,
+)
 from .._proof.verify_service import runs_current_spec
 from .client import low_level, session
 from .errors import translated
@@ -290,12 +296,18 @@ def service(
         max_per_node: At most this many tasks on one node.
 
     Raises:
+        ConfigError: An argument the manager would refuse (a name, a replica count...):
+            every one, named with its value and the fix, before any daemon is called.
         UnsupportedFeature: A setting has no form in a service at the manager's API.
         DaemonUnavailable: No engine answers.
         LaunchError: The manager refused the service.
 
     .. versionadded:: 0.2
     """
+    check_arguments(
+        cfg, name=name, replicas=replicas, opt_ins=opt_ins, constraints=constraints,
+        preferences=preferences, max_per_node=max_per_node,
+    )  # fmt: skip
     name = name or cfg.name or f"secure-run-{secrets.token_hex(6)}"
     with contextlib.ExitStack() as owned:
         engine = owned.enter_context(session(client))

@@ -28,12 +28,13 @@ The decisions, also in docs/cluster.md:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
 from .._config.checker import Checker
 from .._config.values import LABEL_PREFIX, OptIn
-from .._errors import UnsupportedFeature
+from .._errors import ConfigError, Problem, UnsupportedFeature, show
 from .docker import capability_names, config_labels, nano_cpus, tmpfs_mounts, working_dir
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ __all__ = [
     "MIN_API",
     "SPEC_EXTRA",
     "SWARM_OPT_INS",
+    "check_arguments",
     "isolated_network",
     "service_request",
     "swarm_waivers",
@@ -121,6 +123,79 @@ def isolated_network(cfg: RunConfig, name: str | None) -> str:
     return f"secure-run-none-{name}" if name else f"secure-run-none-{cfg.digest()[7:19]}"
 
 
+#: A service name swarmkit takes: a DNS name component (letters, digits, '-' and '_'
+#: between them), at most 63 characters.
+_SERVICE_NAME = re.compile(r"^[A-Za-z0-9](?:[-_]*[A-Za-z0-9]+)*$")
+_API_VERSION = re.compile(r"^1\.[0-9]+$")
+
+
+def check_arguments(
+    cfg: RunConfig,
+    *,
+    api_version: str | None = None,
+    name: str | None = None,
+    replicas: int | None = None,
+    opt_ins: Iterable[OptIn | str] = (),
+    constraints: Sequence[str] = (),
+    preferences: Sequence[tuple[str, str]] = (),
+    max_per_node: int | None = None,
+) -> tuple[OptIn, ...]:
+    """The Swarm opt-ins granted, once every argument is one a manager would take.
+
+    Raises:
+        ConfigError: Every argument the manager would refuse, or this module could not
+            read, together; nothing has been sent to a daemon.
+    """
+    problems: list[Problem] = []
+    granted = _read_grants(api_version, opt_ins, problems)
+    chosen = name if name is not None else cfg.name
+    if chosen is not None and (len(chosen) > 63 or not _SERVICE_NAME.match(chosen)):
+        _bad(problems, "name", chosen, "not a service name the manager takes (a DNS name "
+             "component)", "letters and digits, '-' or '_' only between them, at most 63 "
+             "characters")  # fmt: skip
+    if replicas is not None and (type(replicas) is not int or replicas < 0):
+        _bad(problems, "replicas", replicas, "not a number of tasks",
+             "give a whole number, 0 or more")  # fmt: skip
+    if max_per_node is not None and (type(max_per_node) is not int or max_per_node < 1):
+        _bad(problems, "max_per_node", max_per_node, "not a number of tasks per node",
+             "give a whole number, 1 or more, or leave it out for no bound")  # fmt: skip
+    for constraint in constraints:
+        if not isinstance(constraint, str) or not re.search(r"\S\s*(==|!=)\s*\S", constraint):
+            _bad(problems, "constraints", constraint, "not a placement constraint",
+                 "write '<attribute>==<value>' or '!=', e.g. 'node.role==worker'")  # fmt: skip
+    for preference in preferences:
+        if not (isinstance(preference, tuple) and len(preference) == 2
+                and preference[0] == "spread" and isinstance(preference[1], str)
+                and preference[1]):  # fmt: skip
+            _bad(problems, "preferences", preference, "not a placement preference",
+                 "give ('spread', '<attribute>'), e.g. ('spread', 'node.labels.zone')")  # fmt: skip
+    if problems:
+        raise ConfigError(problems)
+    return granted
+
+
+def _bad(problems: list[Problem], field: str, value: object, message: str, fix: str) -> None:
+    problems.append(Problem(field, show(value), message, fix))
+
+
+def _read_grants(
+    api_version: str | None, opt_ins: Iterable[OptIn | str], problems: list[Problem]
+) -> tuple[OptIn, ...]:
+    """The Swarm opt-ins among ``opt_ins``; a problem for the API version or another name."""
+    if api_version is not None and not _API_VERSION.match(str(api_version)):
+        _bad(problems, "api_version", api_version, "not an Engine API version",
+             "give it as 'major.minor', e.g. '1.41' (client.api.api_version)")  # fmt: skip
+    granted = []
+    for opt_in in opt_ins:
+        if opt_in in SWARM_OPT_INS:
+            granted.append(OptIn(opt_in))
+        else:
+            _bad(problems, "opt_ins", opt_in, "not a Swarm opt-in",
+                 f"give {' or '.join(repr(o.value) for o in SWARM_OPT_INS)}; grant the "
+                 "config's own opt-ins on the config, with .opt_in()")  # fmt: skip
+    return tuple(granted)
+
+
 def to_swarm(
     cfg: RunConfig,
     *,
@@ -146,8 +221,13 @@ def to_swarm(
         max_per_node: At most this many tasks of the service on one node (API 1.40).
 
     Raises:
+        ConfigError: An argument a manager would refuse, named with its value and the fix.
         UnsupportedFeature: A setting has no form in a service at ``api_version``.
     """
+    opt_ins = check_arguments(
+        cfg, api_version=api_version, name=name, replicas=replicas, opt_ins=opt_ins,
+        constraints=constraints, preferences=preferences, max_per_node=max_per_node,
+    )  # fmt: skip
     waivers = swarm_waivers(cfg, api_version=api_version, opt_ins=opt_ins)
     labels = config_labels(cfg)
     if waivers:  # recorded with the config's own opt-ins
@@ -171,10 +251,15 @@ def swarm_waivers(
     """The Swarm opt-ins ``cfg`` relies on at ``api_version``, sorted.
 
     Raises:
+        ConfigError: ``api_version`` or an opt-in is not one this module knows.
         UnsupportedFeature: A setting has no form in a service at ``api_version`` and no
             opt-in granted carries it.
     """
-    granted = {*cfg.opt_ins, *(OptIn(o) for o in opt_ins)}
+    problems: list[Problem] = []
+    swarm_opt_ins = _read_grants(api_version, opt_ins, problems)
+    if problems:
+        raise ConfigError(problems)
+    granted = {*cfg.opt_ins, *swarm_opt_ins}
     c = Checker(granted)
     for rule in _RULES:
         rule(c, cfg, api_version)

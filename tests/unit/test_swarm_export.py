@@ -211,3 +211,60 @@ def test_no_swap_from_152_is_swap_bytes_zero():
     kw = cfg.to_swarm(api_version="1.52", opt_ins=["swarm-daemon-nnp"])
     assert kw["resources"]["SwapBytes"] == 0
     assert "swarm-default-swap" not in kw["labels"].get("io.secure-run.opt-ins", "")
+
+
+class _NoDaemon:
+    """A client any use of which fails the test: arguments are checked before a call."""
+
+    def __getattr__(self, name: str) -> object:
+        pytest.fail(f"the daemon was called ({name}) before the arguments were checked")
+
+
+BAD_ARGUMENTS = [
+    ({"name": "bad.name"}, "name", "'bad.name'", "'-' or '_' only between them"),
+    ({"name": "x" * 64}, "name", "'" + "x" * 64 + "'", "at most 63 characters"),
+    ({"replicas": -1}, "replicas", "-1", "0 or more"),
+    ({"replicas": True}, "replicas", "True", "whole number"),
+    ({"replicas": "3"}, "replicas", "'3'", "whole number"),
+    ({"max_per_node": 0}, "max_per_node", "0", "1 or more"),
+    ({"constraints": ["node.role"]}, "constraints", "'node.role'", "'node.role==worker'"),
+    ({"preferences": [("pack", "node.id")]}, "preferences", "('pack', 'node.id')", "'spread'"),
+    ({"opt_ins": ["seccomp-unconfined"]}, "opt_ins", "'seccomp-unconfined'", ".opt_in()"),
+    ({"opt_ins": ["nope"]}, "opt_ins", "'nope'", "'swarm-daemon-nnp' or 'swarm-default-swap'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kw", "field", "value", "fix"), BAD_ARGUMENTS,
+                         ids=[f"{a[1]}={a[2]}"[:40] for a in BAD_ARGUMENTS])  # fmt: skip
+def test_a_bad_argument_is_a_config_error_before_the_daemon(kw, field, value, fix):
+    """sr.service() names the argument, its value and the fix, and calls no daemon."""
+    cfg = _sandbox().build()
+    kw = {"opt_ins": SWARM_OPT_INS, **kw}
+    with pytest.raises(sr.ConfigError) as caught:
+        sr.service(cfg, client=_NoDaemon(), **kw)  # type: ignore[arg-type]
+    (problem,) = caught.value.problems
+    assert (problem.field, problem.value) == (field, value)
+    assert fix in problem.fix
+
+
+def test_every_bad_argument_is_reported_at_once():
+    """Several bad arguments give one ConfigError listing each; to_swarm checks them too."""
+    cfg = _sandbox().build()
+    with pytest.raises(sr.ConfigError) as caught:
+        cfg.to_swarm(api_version="banana", name="a b", replicas=-2, opt_ins=["nope"])
+    fields = [p.field for p in caught.value.problems]
+    assert fields == ["api_version", "opt_ins", "name", "replicas"]
+
+
+def test_a_config_name_the_manager_would_refuse_is_caught():
+    """With no name= the config's own name is the service's, and is checked as one."""
+    cfg = _sandbox().name("job.1").build()
+    with pytest.raises(sr.ConfigError, match=r"name='job\.1'"):
+        cfg.to_swarm(opt_ins=SWARM_OPT_INS)
+    assert cfg.to_swarm(name="job-1", opt_ins=SWARM_OPT_INS)["name"] == "job-1"
+
+
+@pytest.mark.parametrize("name", ["a", "a_b", "A-b", "a__b", "1a", "x" * 63])
+def test_names_the_manager_takes_are_accepted(name):
+    """The names a 20.10 manager took (tried on the test swarm) pass the check."""
+    assert _sandbox().build().to_swarm(name=name, opt_ins=SWARM_OPT_INS)["name"] == name
