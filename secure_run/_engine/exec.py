@@ -570,10 +570,16 @@ class ExecStream:
                     done = output.done  # read before the queue: every chunk is in by then
                     if (done and self._chunks.empty()) or self.result is not None:
                         break  # the end, or close() from another thread ended it
-                    session.expired()
+                    if session.expired():
+                        # Killed: finish() ends the output. A killed gVisor sandbox may
+                        # leave the stream open, so its end is not waited for here.
+                        break
             if self.result is None:
                 session.wait()
-                self.result = session.finish()
+                result = session.finish()
+                while not self._chunks.empty():  # what came in before the stream closed
+                    yield self._chunks.get_nowait()
+                self.result = result
         finally:
             self.close()
 

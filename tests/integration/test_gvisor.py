@@ -119,6 +119,27 @@ def test_a_timed_out_exec_ends_the_session_under_gvisor(
             box.exec(["true"])
 
 
+def test_a_timed_out_exec_stream_in_a_workspace_session_ends_it_under_gvisor(
+    gvisor: docker.DockerClient, test_image: str
+) -> None:
+    """Under gVisor a stream past its deadline ends the session too; what was put stays
+    readable until then, and container, keeper and workspace volume are gone at the end."""
+    cfg = _builder("gvisor", test_image).workspace("/workspace", "16m")
+    with sr.launch(cfg.command(["sleep", "600"]).build(), client=gvisor) as box:
+        assert box.workspace is not None
+        keeper, volume = box.workspace.keeper_id, box.workspace.volume
+        box.put("in.txt", b"kept")
+        assert box.get("in.txt") == b"kept"
+        with box.exec_stream(["sh", "-c", "cat in.txt; sleep 1000"], timeout=1) as stream:
+            assert list(stream) == [("stdout", b"kept")]
+        assert stream.result is not None
+        assert stream.result.timed_out
+        assert box.closed
+        assert box.id not in {c["Id"] for c in gvisor.api.containers(all=True)}
+    assert keeper not in {c["Id"] for c in gvisor.api.containers(all=True)}
+    assert volume not in {v["Name"] for v in gvisor.api.volumes().get("Volumes") or ()}
+
+
 def test_a_memory_hog_is_killed_at_64m(gvisor: docker.DockerClient, test_image: str) -> None:
     """Under gVisor a 64m limit kills a hog that allocates far more (exit 137)."""
     hog = "x=a; while true; do x=$x$x$x$x; done"

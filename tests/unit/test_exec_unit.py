@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,6 +35,7 @@ class ExecApi(FakeApi):
         self.exec_kwargs: dict[str, Any] = {}
         self.frames = _frame(1, b"out") + _frame(2, b"err") + _frame(1, b"put")
         self.exec_runs = False
+        self.open_after_kill = False  # as runsc may leave the stream of a killed sandbox
         self._peer: socket.socket | None = None
 
     def exec_create(self, container_id: str, cmd: list[str], **kwargs: Any) -> dict[str, str]:
@@ -58,7 +60,7 @@ class ExecApi(FakeApi):
 
     def kill(self, container_id: str, signal: str | None = None) -> None:
         super().kill(container_id, signal)
-        if self._peer is not None:
+        if self._peer is not None and not self.open_after_kill:
             self._peer.close()
 
 
@@ -220,6 +222,26 @@ def test_closing_a_running_stream_on_a_remote_engine_ends_the_session(
     assert fake.api.removed == [box.id]
     with pytest.raises(sr.LaunchError, match="was stopped"):
         box.exec_stream(["true"])
+
+
+def test_a_stream_past_its_deadline_ends_though_the_engine_keeps_its_output_open(
+    box: sr.SecureContainer, fake: ExecClient
+) -> None:
+    """The deadline ends the iteration even when the killed container's stream stays open
+    (a killed gVisor sandbox's may): every chunk is handed on, then the timed-out result."""
+    fake.api.exec_runs = fake.api.open_after_kill = True
+    got: list[list[tuple[str, bytes]]] = []
+    stream = box.exec_stream(["sh", "-c", "echo a; sleep 1000"], timeout=0.3)
+    reader = threading.Thread(target=lambda: got.append(list(stream)), daemon=True)
+    reader.start()
+    reader.join(10.0)
+    if fake.api._peer is not None:
+        fake.api._peer.close()  # the engine's end, held open until now
+    assert not reader.is_alive(), "the iteration did not end at the deadline"
+    assert got == [[("stdout", b"out"), ("stderr", b"err"), ("stdout", b"put")]]
+    assert stream.result is not None
+    assert (stream.result.timed_out, stream.result.exit_code) == (True, 137)
+    assert fake.api.removed == [box.id]
 
 
 def test_a_refused_start_is_an_error_and_kills_nothing(
