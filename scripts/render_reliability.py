@@ -288,6 +288,8 @@ def _faults(record: Mapping[str, Any] | None) -> list[str]:
                 ("threads", run.get("threads")),
                 ("seed (replay: SECURE_RUN_FAULT_SEED)", run.get("seed")),
                 ("plain successes", run.get("successes")),
+                ("launches with a workspace (its volume and keeper)",
+                 run.get("workspaces", "not recorded")),
                 ("left behind after the run", left or "not recorded"),
                 ("leaks found along the way", run.get("leaks")),
                 ("OOM kills the engine did not report as OOM", run.get("oom_unreported")),

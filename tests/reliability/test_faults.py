@@ -62,6 +62,7 @@ keys are kept)::
         "launches": 200,                  # planned and executed, faults included
         "threads": 3,
         "successes": 38,                  # launches with no fault injected
+        "workspaces": 33,                 # launches with a workspace (volume and keeper)
         "faults": {"body_exception": 27, "invalid_config": 16, ...},  # every kind
         "apis": {"run": 88, "launch": 96, "none": 16},  # how each was launched
         "leftovers": {"containers": 0, "networks": 0, "volumes": 0},  # after the run
@@ -729,6 +730,7 @@ def test_fault_run_leaves_nothing(
             "launches": launches,
             "threads": threads,
             "successes": kinds.get("success", 0),
+            "workspaces": sum(s.workspace for s in steps),
             "faults": faults,
             "apis": dict(sorted(apis.items())),
             "leftovers": leftovers,
