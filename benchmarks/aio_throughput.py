@@ -4,8 +4,9 @@ The same configs (a busybox ``true`` under the restricted preset) run three ways
 round, in rotating order:
 
 - ``run_many``: ``sr.run_many(configs, workers=N, client=shared)``;
-- ``aio``: N ``sra.run(cfg, client=shared)`` at a time, ``asyncio.gather`` over each
-  slice of N, as a web service sharing one client would call them;
+- ``aio``: N ``sra.run(cfg, client=shared)`` in flight at a time (``asyncio.gather``
+  of every call, each entered under an ``asyncio.Semaphore(N)``), as a web service
+  sharing one client would call them;
 - ``aio_own_client``: the same with no client given, so each call makes its own (as
   ``sr.run`` without a client does).
 

@@ -150,9 +150,14 @@ def test_a_timeout_around_run_removes_its_container_first(box, docker_client, ta
     assert asyncio.run(main()) == []
 
 
-def test_cancelling_inside_launch_block_removes_the_container(box, docker_client, tag) -> None:
-    """A task cancelled in an ``async with sra.launch()`` body leaves no container at the raise."""
-    cfg = box.command(["sleep", "600"]).build()
+@pytest.mark.parametrize("workspace", [False, True], ids=["plain", "workspace"])
+def test_cancelling_inside_launch_block_removes_the_container(
+    box, docker_client, tag, workspace
+) -> None:
+    """A task cancelled in an ``async with sra.launch()`` body leaves no container at the raise;
+    with a workspace, no keeper and no volume either."""
+    cfg = (box.workspace("/workspace", size="16m") if workspace else box).command(["sleep", "600"])
+    cfg = cfg.build()
 
     async def main() -> list[str]:
         inside = asyncio.Event()
@@ -166,7 +171,7 @@ def test_cancelling_inside_launch_block_removes_the_container(box, docker_client
 
         task = asyncio.ensure_future(session())
         await inside.wait()
-        assert _left(docker_client, tag) != []
+        assert len(_left(docker_client, tag)) == (3 if workspace else 1)
         task.cancel()
         try:
             await task
