@@ -120,6 +120,17 @@ async def _until_created(client: docker.DockerClient, tag: str, task: asyncio.Fu
         await asyncio.sleep(0.01)
 
 
+async def _until_set(event: asyncio.Event, task: asyncio.Future) -> None:
+    """Wait until ``event`` is set; if ``task`` ends first, raise its error (an engine's
+    refusal then skips the test) or say it ended, instead of waiting for ever."""
+    waiting = asyncio.ensure_future(event.wait())
+    await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    if not event.is_set():
+        waiting.cancel()
+        task.result()
+        raise AssertionError(f"{task} ended before it set the event")
+
+
 def test_cancelling_a_run_removes_its_container_first(box, docker_client, tag) -> None:
     """When a task awaiting sra.run(sleep 600) is cancelled, its container is gone at the raise."""
     cfg = box.command(["sleep", "600"]).build()
@@ -170,7 +181,7 @@ def test_cancelling_inside_launch_block_removes_the_container(
                 await asyncio.sleep(600)
 
         task = asyncio.ensure_future(session())
-        await inside.wait()
+        await _until_set(inside, task)
         assert len(_left(docker_client, tag)) == (3 if workspace else 1)
         task.cancel()
         try:
@@ -332,7 +343,7 @@ def test_on_output_of_an_async_run_comes_in_the_loop_thread(box, docker_client, 
             first.set()  # an asyncio object: only safe in the loop's thread
 
         run = asyncio.ensure_future(sra.run(cfg, timeout=30, on_output=on_output))
-        await first.wait()
+        await _until_set(first, run)
         early = not run.done()
         await run
         return seen, threads, early
