@@ -40,6 +40,8 @@ PODMAN_CNI_PLUGIN_DIR="${PODMAN_CNI_PLUGIN_DIR:-$STATE/no-cni-plugins}"
 # Lines added at the end of [engine] (e.g. an [engine.runtimes] table); none by default.
 PODMAN_ENGINE_EXTRA="${PODMAN_ENGINE_EXTRA:-}"
 
+# shellcheck source=scripts/engines/lib.bash
+. "$(dirname "${BASH_SOURCE[0]}")/engines/lib.bash" # for unmount_state; its die is replaced
 die() { echo "podman.sh: $*" >&2; exit 1; }
 log() { echo "podman.sh: $*" >&2; }
 
@@ -188,11 +190,6 @@ cmd_env() {
 }
 
 # Mount points at or under the state dir, deepest first.
-mounts_under_state() {
-    awk -v dir="$STATE" '$5 == dir || index($5, dir "/") == 1 { print $5 }' /proc/self/mountinfo \
-        | sort -r -u
-}
-
 cmd_down() {
     [ -d "$STATE" ] || { log "nothing to do ($STATE is absent)"; return 0; }
     config_env
@@ -210,10 +207,9 @@ cmd_down() {
         if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
         log "stopped the API service (pid $pid)"
     fi
-    local mnt
-    for mnt in $(mounts_under_state); do
-        umount "$mnt" 2>/dev/null || umount -l "$mnt"
-    done
+    # A mount can be stacked (the storage's bind mount of its overlay folder on itself was
+    # left twice once, and rm -rf then failed with 'Device or resource busy').
+    unmount_state
     if [ -e "$STATE/made-blob-cache" ]; then
         rm -rf "$BLOB_CACHE_PARENT/cache"
         rmdir "$BLOB_CACHE_PARENT" 2>/dev/null || true
