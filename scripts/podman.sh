@@ -189,7 +189,6 @@ cmd_env() {
     echo "export SECURE_RUN_PODMAN_CMD='env $env_prefix podman'"
 }
 
-# Mount points at or under the state dir, deepest first.
 cmd_down() {
     [ -d "$STATE" ] || { log "nothing to do ($STATE is absent)"; return 0; }
     config_env
